@@ -1,0 +1,18 @@
+"""Dispatch from ``[geometry] kind`` to a generator."""
+
+from __future__ import annotations
+
+from licoat.meshes import planar
+from licoat.meshes.common import GeometryError, TaggedMesh
+
+GENERATORS = {"planar": planar.build}
+
+
+def build_mesh(comm, params: dict) -> TaggedMesh:
+    """Build the mesh for ``params['kind']``; ``params`` holds SI floats."""
+    kind = params["kind"]
+    try:
+        gen = GENERATORS[kind]
+    except KeyError:
+        raise GeometryError(f"geometry.kind = '{kind}' is not available (choose one of {sorted(GENERATORS)})") from None
+    return gen(comm, params)
