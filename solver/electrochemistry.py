@@ -1,0 +1,479 @@
+"""Steady Li+ transport and Butler–Volmer kinetics in an electrolyte under a coated Li surface.
+
+Unknowns on the ion-conducting part of the mesh (electrolyte + resolved coating), all
+non-dimensional so that Newton's residual norms mean the same in every field:
+
+* ĉ = c / c0                salt concentration (electrolyte only)
+* φ̂ = φ F / RT              Li+ electrochemical potential / F, measured against a Li reference
+                            (Newman's convention). One continuous field over electrolyte and
+                            coating: continuity of φ̂ across coating|electrolyte *is* continuity of
+                            the Li+ electrochemical potential, and flux continuity is natural.
+* ψ̂                         (thin coatings only) the potential on the Li side of the film,
+                            a field that lives on the plating surface (its off-surface dofs pinned)
+* V̂ = V F / RT              plating-electrode potential: a global (real) unknown when
+                            galvanostatic, a constant when potentiostatic
+* λ                         (Li counter only) multiplier that conserves the salt inventory
+
+Equations (Newman & Thomas-Alyea ch. 12, binary salt, constant t+):
+
+    electrolyte   i_e = -κ ∇φ + (2κRT/F)(1-t+) TDF ∇ln c        ∇·i_e = 0
+                  ∂c/∂t = -∇·N_-,  N_- = -D ∇c - (1-t+) i_e / F  (anion flux; N_-·n = 0 at every
+                  Li+-only surface, so blocked-anion conditions are natural)
+    coating       i_c = -κ_c ∇φ                                   ∇·i_c = 0   (t+ = 1)
+    Li surface    i_n = i0 (c/c0)^γ [exp(α_a f η) - exp(-α_c f η)],  η = V - φ_l,  f = F/RT
+    thin coating  i_n = (ψ - φ_e) / ASR  with  i_n = BV(V - ψ),  ASR = t/κ_c
+    galvanostatic ∫_S i_n dS = -i_app A_footprint                  (plating positive i_app)
+
+Weak form (test functions v, w):
+
+    ∫_e (D∇c + (1-t+) i_e/F)·∇v dx = 0
+    ∫_e (-i_e)·∇w dx + ∫_coat κ_c ∇φ·∇w dx - ∫_S i_n w ds - ∫_top i_n,counter w ds = 0
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from licoat import import_stack
+
+import_stack()
+import basix.ufl  # noqa: E402
+import ufl  # noqa: E402
+from dolfinx import fem  # noqa: E402
+from dolfinx.fem.petsc import NonlinearProblem  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+from licoat.constants import FARADAY  # noqa: E402
+from licoat.meshes.common import TaggedMesh  # noqa: E402
+from licoat.solver.properties import Coating, Electrolyte, Kinetics, Operation, butler_volmer  # noqa: E402
+from licoat.solver.submesh import restrict  # noqa: E402
+
+METALS = ("anode", "host", "collector")
+
+DIRECT = {
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+}
+
+
+class SolverError(RuntimeError):
+    """Nonlinear solve failed; the message names the field and the reason."""
+
+
+SNES_REASONS = {
+    -1: "function domain error",
+    -2: "function count exceeded",
+    -3: "linear solve failed",
+    -4: "residual became NaN/Inf",
+    -5: "maximum Newton iterations reached",
+    -6: "line search failed",
+    -8: "Jacobian domain error",
+    -9: "trust region / divergence tolerance",
+}
+
+
+@dataclass
+class SolverOptions:
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    max_iterations: int = 50
+    linear_solver: str = "direct"  # "direct" | "iterative"
+    petsc_options: dict = field(default_factory=dict)
+    ramp_steps: int = 6  # continuation steps in the load if the full-load Newton fails
+
+
+def plating_surfaces(tm: TaggedMesh) -> list[str]:
+    """Facet groups where Li plates: a metal (Li, host, collector) against coating or electrolyte."""
+    out = []
+    for name in tm.groups:
+        parts = name.split("_")
+        if len(parts) == 2 and parts[0] in METALS and parts[1] in ("coating", "electrolyte"):
+            if tm.groups[name][0] == tm.dim - 1:
+                out.append(name)
+    return sorted(out)
+
+
+class SteadyCell:
+    """Steady coupled electrolyte–coating–kinetics problem on a tagged mesh.
+
+    ``tm`` is the full tagged mesh; the unknowns live on its electrolyte and coating volumes.
+    """
+
+    def __init__(
+        self,
+        comm: MPI.Comm,
+        tm: TaggedMesh,
+        electrolyte: Electrolyte,
+        kinetics: Kinetics,
+        operation: Operation,
+        coating: Coating | None = None,
+        counter_kinetics: Kinetics | None = None,
+        options: SolverOptions | None = None,
+        footprint_area: float | None = None,
+        length_scale: float | None = None,
+    ):
+        t0 = time.perf_counter()
+        self.comm = comm
+        self.el, self.kin, self.op, self.coat = electrolyte, kinetics, operation, coating
+        self.cnt = counter_kinetics or kinetics
+        self.opts = options or SolverOptions()
+        volumes = ["electrolyte"] + (["coating"] if tm.has("coating") else [])
+        self.tm, _ = restrict(tm, volumes)
+        self.surfaces = [s for s in plating_surfaces(tm) if tm.has(s)]
+        if not self.surfaces:
+            raise ValueError("mesh has no plating surface (<metal>_coating or <metal>_electrolyte)")
+        self.thin = coating is not None and coating.model == "thin"
+        self.resolved = tm.has("coating")
+        msh = self.tm.mesh
+        d = msh.topology.dim
+        self.dim = d
+        self.galvanostatic = operation.mode == "galvanostatic"
+        self.lithium_counter = operation.counter == "lithium"
+
+        # Scales: residuals O(1) in every field (see physics.md §10 on tiny SI residuals).
+        c0 = electrolyte.concentration
+        self.c0 = c0
+        self.Vt = operation.thermal_voltage
+        kappa0 = electrolyte.conductivity.at(c0)
+        D0 = electrolyte.diffusivity.at(c0)
+        ell = length_scale or 1e-5
+        self.i_scale = max(abs(operation.current_density or 0.0), kinetics.exchange_current_density, 1e-3)
+        s_c = 1.0 / (D0 * c0 * ell ** (d - 2))
+        s_phi = 1.0 / (kappa0 * self.Vt * ell ** (d - 2))
+        s_v = 1.0 / (self.i_scale * ell ** (d - 1))
+
+        # One P1 space object per field: Dirichlet conditions are assigned to blocks by space.
+        P1 = fem.functionspace(msh, ("Lagrange", 1))
+        P1_phi = fem.functionspace(msh, ("Lagrange", 1))
+        self.P1 = P1
+        self.c_hat = fem.Function(P1, name="concentration_scaled")
+        self.phi_hat = fem.Function(P1_phi, name="potential_scaled")
+        self.load = fem.Constant(msh, 1.0)  # continuation parameter on the applied current/voltage
+        self.c_hat.x.array[:] = 1.0
+        unknowns = [self.c_hat, self.phi_hat]
+        dx = ufl.Measure("dx", domain=msh, subdomain_data=self.tm.cell_tags)
+        ds = ufl.Measure("ds", domain=msh, subdomain_data=self.tm.facet_tags, metadata={"quadrature_degree": 4})
+        self.dx, self.ds = dx, ds
+        dx_e = dx(self.tm.tag("electrolyte"))
+        S = tuple(self.tm.tag(s) for s in self.surfaces)
+        self.S = S
+        ds_S = ds(S)
+
+        # Physics in SI, written with the scaled unknowns.
+        c = c0 * self.c_hat
+        c_pos = ufl.max_value(self.c_hat, 1e-8)
+        kappa = electrolyte.conductivity.ufl(c)
+        D = electrolyte.diffusivity.ufl(c)
+        tp, tdf = electrolyte.transference_number, electrolyte.thermodynamic_factor
+        grad_ln_c = ufl.grad(self.c_hat) / c_pos
+        i_e = -kappa * self.Vt * (ufl.grad(self.phi_hat) - 2 * (1 - tp) * tdf * grad_ln_c)
+        self.i_e = i_e
+        self.kappa = kappa
+
+        if self.galvanostatic:
+            R = fem.functionspace(msh, basix.ufl.real_element(msh.basix_cell(), dtype=np.float64))
+            self.V_hat = fem.Function(R, name="electrode_potential_scaled")
+            unknowns.append(self.V_hat)
+            V_hat = self.V_hat
+        else:
+            self.V_hat = fem.Constant(msh, operation.voltage / self.Vt)
+            V_hat = self.V_hat
+        if self.thin:
+            P1_psi = fem.functionspace(msh, ("Lagrange", 1))
+            self.psi_hat = fem.Function(P1_psi, name="film_potential_scaled")
+            unknowns.append(self.psi_hat)
+        if self.lithium_counter:
+            R2 = fem.functionspace(msh, basix.ufl.real_element(msh.basix_cell(), dtype=np.float64))
+            self.lam = fem.Function(R2, name="salt_multiplier")
+            unknowns.append(self.lam)
+        self.unknowns = unknowns
+
+        f = 1.0 / self.Vt
+        clip = lambda x, lo, hi: ufl.max_value(ufl.min_value(x, hi), lo)  # noqa: E731
+
+        def bv(kin: Kinetics, eta_volts, conc_factor):
+            return conc_factor * butler_volmer(eta_volts, kin.exchange_current_density, kin.alpha_a, kin.alpha_c, f, ufl.exp, clip)
+
+        bare = not (self.resolved or self.thin)
+        conc_factor = c_pos ** kinetics.concentration_exponent if bare and kinetics.concentration_exponent else 1.0
+        if self.thin:
+            asr = coating.area_specific_resistance
+            i_n = (self.psi_hat - self.phi_hat) * self.Vt / asr  # film current, anodic positive
+            i_kin = bv(kinetics, (V_hat - self.psi_hat) * self.Vt, 1.0)
+            self.eta = (V_hat - self.psi_hat) * self.Vt
+        else:
+            i_n = bv(kinetics, (V_hat - self.phi_hat) * self.Vt, conc_factor)
+            self.eta = (V_hat - self.phi_hat) * self.Vt
+        self.i_n = i_n
+        self.plating_current = -i_n  # plating positive, A/m^2
+
+        v = ufl.TestFunction(P1)
+        w = ufl.TestFunction(P1_phi)
+        F_c = s_c * ufl.inner(D * c0 * ufl.grad(self.c_hat) + (1 - tp) * i_e / FARADAY, ufl.grad(v)) * dx_e
+        F_phi = s_phi * ufl.inner(-i_e, ufl.grad(w)) * dx_e
+        # Pinned dofs (c inside the coating, psi off the surface) need a diagonal in the sparsity
+        # pattern for their Dirichlet rows: a symbolic zero mass term provides it.
+        self._zero = fem.Constant(msh, 0.0)
+        if self.resolved:
+            F_c += self._zero * self.c_hat * v * dx(self.tm.tag("coating"))
+        if self.resolved:
+            F_phi += s_phi * coating.ionic_conductivity * self.Vt * ufl.inner(ufl.grad(self.phi_hat), ufl.grad(w)) * dx(self.tm.tag("coating"))
+        F_phi += -s_phi * i_n * w * ds_S
+        top = self.tm.tag("top")
+        if self.lithium_counter:
+            # Li counter electrode at the top held at 0 V: eta = 0 - phi
+            cf = c_pos ** self.cnt.concentration_exponent if self.cnt.concentration_exponent else 1.0
+            self.i_counter = bv(self.cnt, (0.0 - self.phi_hat) * self.Vt, cf)
+            F_phi += -s_phi * self.i_counter * w * ds(top)
+        forms = [F_c, F_phi]
+
+        # Footprint (projected) area for the galvanostatic constraint
+        one = fem.Constant(msh, 1.0)
+        self._one = one
+        self.area_S = self._integrate(one * ds_S)
+        self.footprint = footprint_area if footprint_area is not None else self._integrate(one * ds(top))
+        if self.galvanostatic:
+            q = ufl.TestFunction(self.V_hat.function_space)
+            i_app = operation.current_density
+            forms.append(s_v * (i_n + self.load * i_app * self.footprint / self.area_S) * q * ds_S)
+        if self.thin:
+            mu = ufl.TestFunction(P1_psi)
+            forms.append(s_phi * ell * (i_kin - i_n) * mu * ds_S + self._zero * self.psi_hat * mu * dx)
+        if self.lithium_counter:
+            q2 = ufl.TestFunction(self.lam.function_space)
+            forms[0] += s_c * ell**2 * self.lam * v * dx_e
+            forms.append((self.c_hat - 1.0) * q2 * dx_e / ell**d)
+        self.forms = forms
+
+        # Dirichlet conditions
+        fdim = d - 1
+        bcs = []
+        zero, one_ = fem.Constant(msh, 0.0), fem.Constant(msh, 1.0)
+        if not self.lithium_counter:
+            top_facets = self.tm.facets("top")
+            bcs.append(fem.dirichletbc(one_, fem.locate_dofs_topological(P1, fdim, top_facets), P1))
+            bcs.append(fem.dirichletbc(zero, fem.locate_dofs_topological(P1_phi, fdim, top_facets), P1_phi))
+        if self.resolved:
+            # c has no meaning inside the coating: pin its dofs that no electrolyte cell touches
+            e_dofs = np.unique(P1.dofmap.list[self.tm.cells("electrolyte")].ravel())
+            all_dofs = np.arange(P1.dofmap.index_map.size_local + P1.dofmap.index_map.num_ghosts, dtype=np.int32)
+            pinned = np.setdiff1d(all_dofs, e_dofs).astype(np.int32)
+            bcs.append(fem.dirichletbc(one_, pinned, P1))
+        if self.thin:
+            s_dofs = fem.locate_dofs_topological(P1_psi, fdim, self.tm.facets(*self.surfaces))
+            all_dofs = np.arange(P1.dofmap.index_map.size_local + P1.dofmap.index_map.num_ghosts, dtype=np.int32)
+            off = np.setdiff1d(all_dofs, s_dofs).astype(np.int32)
+            bcs.append(fem.dirichletbc(zero, off, P1_psi))
+        self.bcs = bcs
+
+        # Per-dof surface set for nodal min/max of the plating current
+        self.S_dofs = fem.locate_dofs_topological(P1, fdim, self.tm.facets(*self.surfaces))
+        self.setup_s = time.perf_counter() - t0
+        self._problem = None
+        self.newton_iterations = 0
+        self.linear_iterations = 0
+
+    # ------------------------------------------------------------------ helpers
+    def _integrate(self, form) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(fem.form(form)), op=MPI.SUM)
+
+    def _petsc_options(self) -> dict:
+        opts = {
+            "snes_type": "newtonls",
+            "snes_linesearch_type": "bt",
+            "snes_rtol": self.opts.rtol,
+            "snes_atol": self.opts.atol,
+            "snes_stol": 0.0,
+            "snes_max_it": self.opts.max_iterations,
+            "snes_error_if_not_converged": False,
+            "ksp_error_if_not_converged": False,
+        }
+        if self.opts.linear_solver == "direct":
+            opts.update(DIRECT)
+        else:
+            opts.update({"ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_max_it": 500, "pc_type": "gamg"})
+        opts.update(self.opts.petsc_options)
+        return opts
+
+    def initial_guess(self, load: float = 1.0):
+        """c = c0, φ linear in height from the applied current, V from the 1D estimate."""
+        self.c_hat.x.array[:] = 1.0
+        self.phi_hat.x.array[:] = 0.0
+        if self.thin:
+            self.psi_hat.x.array[:] = 0.0
+        if self.lithium_counter:
+            self.lam.x.array[:] = 0.0
+        if self.galvanostatic:
+            i = load * self.op.current_density * self.footprint / self.area_S
+            i0 = self.kin.exchange_current_density
+            eta = 2 * self.Vt * np.arcsinh(i / (2 * i0))
+            self.V_hat.x.array[:] = -eta / self.Vt
+        for u in self.unknowns:
+            u.x.scatter_forward()
+
+    def _build(self):
+        if self._problem is None:
+            self._problem = NonlinearProblem(
+                self.forms, self.unknowns, bcs=self.bcs, petsc_options_prefix=f"licoat_steady_{id(self)}_",
+                petsc_options=self._petsc_options(), kind="mpi",
+            )
+        return self._problem
+
+    def solve(self):
+        """Newton solve with load continuation on failure. Raises SolverError with the reason."""
+        t0 = time.perf_counter()
+        problem = self._build()
+        self.initial_guess()
+        ok, reason = self._newton(problem)
+        if not ok:
+            # continuation in the load (current or voltage) from a small fraction
+            loads = np.linspace(1.0 / self.opts.ramp_steps, 1.0, self.opts.ramp_steps)
+            self.initial_guess(loads[0])
+            for load in loads:
+                self._scale_load(load)
+                ok, reason = self._newton(problem)
+                if not ok:
+                    self._scale_load(1.0)
+                    raise SolverError(
+                        f"steady Newton solve failed at {load:.0%} of the applied load: {reason}; "
+                        f"largest residual in field '{self._worst_field(problem)}'"
+                    )
+        self.solve_s = time.perf_counter() - t0
+        return self
+
+    def _scale_load(self, load: float):
+        if self.galvanostatic:
+            self.load.value = load
+        else:
+            self.V_hat.value = load * self.op.voltage / self.Vt
+
+    def _newton(self, problem):
+        try:
+            problem.solve()
+        except Exception as exc:  # PETSc errors surface as exceptions in some configurations
+            return False, f"exception {str(exc).splitlines()[0]}"
+        snes = problem.solver
+        reason = snes.getConvergedReason()
+        self.newton_iterations += snes.getIterationNumber()
+        self.linear_iterations += snes.getLinearSolveIterations()
+        finite = all(np.isfinite(u.x.array).all() for u in self.unknowns)
+        finite = self.comm.allreduce(finite, op=MPI.LAND)
+        if reason > 0 and finite:
+            return True, ""
+        return False, SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution"
+
+    def _worst_field(self, problem) -> str:
+        """Name of the field whose (scaled) residual block is largest at the last iterate."""
+        names = ["concentration", "potential"] + (["electrode_potential"] if self.galvanostatic else [])
+        names += (["film_potential"] if self.thin else []) + (["salt_multiplier"] if self.lithium_counter else [])
+        norms = []
+        for form in self.forms:
+            b = fem.assemble_vector(fem.form(form))
+            n_own = b.index_map.size_local * b.block_size
+            local = float(np.sum(b.array[:n_own] ** 2))
+            norms.append(self.comm.allreduce(local, op=MPI.SUM))
+        return names[int(np.argmax(norms))]
+
+    # ------------------------------------------------------------------ results
+    @property
+    def cell_voltage(self) -> float:
+        """Plating-electrode potential minus the top boundary's (reservoir or Li counter at 0 V) [V]."""
+        if self.galvanostatic:
+            return self._real_value(self.V_hat) * self.Vt
+        return float(self.V_hat.value) * self.Vt
+
+    def _real_value(self, u) -> float:
+        # a real-space Function holds its single dof on every rank (owned on rank 0, ghosted elsewhere)
+        return float(u.x.array[0])
+
+    def fields(self) -> dict:
+        """Dimensional fields: concentration [mol/m^3], potential [V], plating current density [A/m^2]."""
+        P1 = self.c_hat.function_space
+        c = fem.Function(P1, name="concentration")
+        c.x.array[:] = self.c_hat.x.array * self.c0
+        phi = fem.Function(P1, name="potential")
+        phi.x.array[:] = self.phi_hat.x.array * self.Vt
+        j = fem.Function(P1, name="plating_current_density")
+        self._interpolate_surface(self.plating_current, j)
+        return {"concentration": c, "potential": phi, "plating_current_density": j}
+
+    def _interpolate_surface(self, expr, target):
+        """Nodal values of a surface expression into a P1 function (zero away from S)."""
+        msh = self.tm.mesh
+        d = self.dim
+        f2c = msh.topology.connectivity(d - 1, d)
+        facets = self.tm.facets(*self.surfaces)
+        cells = np.unique(np.concatenate([f2c.links(f) for f in facets])) if len(facets) else np.zeros(0, np.int32)
+        e = fem.Expression(expr, target.function_space.element.interpolation_points)
+        tmp = fem.Function(target.function_space)
+        tmp.interpolate(e, cells0=cells.astype(np.int32))
+        target.x.array[:] = 0.0
+        target.x.array[self.S_dofs] = tmp.x.array[self.S_dofs]
+        target.x.scatter_forward()
+
+    def _surface_mean(self, expr, names) -> float:
+        """Area mean of a continuous expression over facet groups (exterior or interior facets)."""
+        from licoat.solver.metrics import integrate
+
+        tags = tuple(self.tm.tag(n) for n in names)
+        if "coating_electrolyte" in names:  # interior facets of the ionic mesh
+            dS = ufl.Measure("dS", domain=self.tm.mesh, subdomain_data=self.tm.facet_tags)(tags)
+            return integrate(self.comm, expr("+") * dS) / integrate(self.comm, ufl.avg(self._one) * dS)
+        ds = self.ds(tags)
+        return integrate(self.comm, expr * ds) / integrate(self.comm, self._one * ds)
+
+    def metrics(self) -> dict:
+        """Summary numbers: plating uniformity, overpotential breakdown (signed, V), sizes."""
+        from licoat.solver.metrics import uniformity
+
+        j = fem.Function(self.c_hat.function_space)
+        self._interpolate_surface(self.plating_current, j)
+        n_owned = self.c_hat.function_space.dofmap.index_map.size_local
+        s_owned = self.S_dofs[self.S_dofs < n_owned]
+        plating = uniformity(self.comm, self.plating_current, self.ds(self.S), j.x.array[s_owned])
+
+        Vt = self.Vt
+        V = self.cell_voltage
+        phi = self.phi_hat * Vt
+        eta_w = self._surface_mean(self.eta, self.surfaces)
+        phi_S = self._surface_mean(phi, self.surfaces)
+        gamma = ["coating_electrolyte"] if self.resolved else self.surfaces
+        phi_G = self._surface_mean(phi, gamma) if self.resolved else phi_S
+        if self.thin:
+            psi_S = self._surface_mean(self.psi_hat * Vt, self.surfaces)
+            coating_ohmic = psi_S - phi_S
+        else:
+            coating_ohmic = phi_S - phi_G if self.resolved else 0.0
+        phi_top = self._surface_mean(phi, ["top"])
+        kinetic = eta_w
+        if self.lithium_counter:
+            kinetic = eta_w - self._surface_mean((0.0 - phi), ["top"])
+        ln_c = ufl.ln(ufl.max_value(self.c_hat, 1e-12))
+        el = self.el
+        conc = 2 * Vt * (1 - el.transference_number) * el.thermodynamic_factor * (
+            self._surface_mean(ln_c, gamma) - self._surface_mean(ln_c, ["top"])
+        )
+        electrolyte_total = phi_G - phi_top
+        c_surface = self._surface_mean(self.c_hat * self.c0, gamma)
+        cmin_local = self.c_hat.x.array[: n_owned].min() if n_owned else np.inf
+        c_min = self.comm.allreduce(float(cmin_local), op=MPI.MIN) * self.c0
+        dofs = sum(u.function_space.dofmap.index_map.size_global * u.function_space.dofmap.index_map_bs for u in self.unknowns)
+        return {
+            "cell_voltage_V": V,
+            "plating": plating,
+            "overpotentials_V": {
+                "kinetic": kinetic,
+                "coating_ohmic": coating_ohmic,
+                "electrolyte_ohmic": electrolyte_total - conc,
+                "concentration": conc,
+            },
+            "surface_concentration_mean_mol_m3": c_surface,
+            "concentration_min_mol_m3": c_min,
+            "dofs": int(dofs),
+            "newton_iterations": int(self.newton_iterations),
+            "linear_iterations": int(self.linear_iterations),
+        }

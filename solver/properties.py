@@ -1,0 +1,109 @@
+"""Resolved physical parameters (SI) that the forms consume: electrolyte, coating, kinetics, operation.
+
+Built from the case file and the materials database by the CLI glue; the solver never reads
+TOML. Concentration-dependent properties are kept as expressions in c [mol/L] (as the fits are
+published) and turned into UFL or numbers on demand, so one definition serves forms and reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from licoat.constants import FARADAY, GAS_CONSTANT
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A property that is either a constant (SI) or an expression in c [mol/L] times ``factor`` to SI."""
+
+    constant: float | None = None
+    expression: str | None = None
+    factor: float = 1.0
+
+    def _eval(self, c_molL, sqrt, exp, log):
+        ns = {"__builtins__": {}, "c": c_molL, "sqrt": sqrt, "exp": exp, "log": log}
+        return eval(self.expression, ns) * self.factor  # noqa: S307 - trusted package data
+
+    def at(self, c: float) -> float:
+        """Value (SI) at concentration c [mol/m^3]."""
+        if self.expression is None:
+            return float(self.constant)
+        return float(self._eval(max(c, 0.0) / 1000.0, math.sqrt, math.exp, math.log))
+
+    def ufl(self, c):
+        """UFL expression at the concentration field c [mol/m^3] (clipped at 0 to keep fractional powers real)."""
+        import ufl
+
+        if self.expression is None:
+            return self.constant
+        c_pos = ufl.max_value(c, 0.0) / 1000.0
+        return self._eval(c_pos, ufl.sqrt, ufl.exp, ufl.ln)
+
+
+@dataclass(frozen=True)
+class Electrolyte:
+    """Binary salt in a solvent (concentrated-solution theory, Newman ch. 12)."""
+
+    name: str
+    concentration: float  # bulk c0, mol/m^3
+    conductivity: Fit  # kappa(c), S/m
+    diffusivity: Fit  # D(c), m^2/s
+    transference_number: float  # t+, -
+    thermodynamic_factor: float = 1.0  # 1 + dln f/dln c, -
+
+
+@dataclass(frozen=True)
+class Coating:
+    """Single-ion (t+ = 1) conducting film of thickness ``thickness`` on a plating surface."""
+
+    name: str
+    thickness: float  # m
+    ionic_conductivity: float  # S/m
+    model: str = "resolved"  # "resolved" | "thin"
+    electronic_conductivity: float = 0.0  # S/m
+
+    @property
+    def area_specific_resistance(self) -> float:
+        """ASR = t / kappa_c [Ohm m^2]."""
+        return self.thickness / self.ionic_conductivity
+
+
+@dataclass(frozen=True)
+class Kinetics:
+    """Butler–Volmer kinetics i_n = i0 (c/c0)^gamma [exp(alpha_a f eta) - exp(-alpha_c f eta)].
+
+    ``concentration_exponent`` gamma is alpha_a at a Li|liquid electrolyte interface and 0 at a
+    Li|solid (coating) interface, where the Li+ activity does not change.
+    """
+
+    exchange_current_density: float  # A/m^2
+    alpha_a: float = 0.5
+    alpha_c: float = 0.5
+    concentration_exponent: float = 0.0
+
+
+@dataclass(frozen=True)
+class Operation:
+    mode: str  # "galvanostatic" | "potentiostatic"
+    current_density: float | None  # A/m^2 of footprint, plating positive
+    voltage: float | None  # V, plating electrode vs top
+    temperature: float  # K
+    counter: str = "reservoir"  # "reservoir" | "lithium"
+
+    @property
+    def thermal_voltage(self) -> float:
+        """RT/F [V]."""
+        return GAS_CONSTANT * self.temperature / FARADAY
+
+
+def butler_volmer(eta, i0, alpha_a, alpha_c, f, exp, clip=None):
+    """i_n = i0 [exp(alpha_a f eta) - exp(-alpha_c f eta)], anodic positive [A/m^2].
+
+    ``exp`` is numpy's or UFL's; ``clip(x, lo, hi)`` bounds the exponent arguments so that a
+    far-off Newton iterate cannot overflow (|f eta| <= 60, i.e. 1.5 V at 25 degC).
+    """
+    a, b = alpha_a * f * eta, -alpha_c * f * eta
+    if clip is not None:
+        a, b = clip(a, -60.0, 60.0), clip(b, -60.0, 60.0)
+    return i0 * (exp(a) - exp(b))

@@ -1,0 +1,70 @@
+"""Restrict a tagged mesh to some of its volumes (e.g. the ion-conducting electrolyte + coating).
+
+The electrochemical unknowns live only where Li+ moves; metals (Li, Cu host) are
+equipotential boundaries. The submesh keeps every facet group of the parent that
+touches it, with the same names and tags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from licoat import import_stack
+
+import_stack()
+from dolfinx import mesh as dmesh  # noqa: E402
+
+from licoat.meshes.common import TaggedMesh  # noqa: E402
+
+
+def restrict(tm: TaggedMesh, volumes: list[str]) -> tuple[TaggedMesh, object]:
+    """Submesh of the named volumes with cell and facet tags carried over.
+
+    Returns the restricted TaggedMesh and the DOLFINx cell EntityMap (sub -> parent).
+    """
+    parent = tm.mesh
+    tdim = parent.topology.dim
+    cells = tm.cells(*volumes)
+    sub, cell_map, _, _ = dmesh.create_submesh(parent, tdim, cells)
+    sub.topology.create_connectivity(tdim, tdim - 1)
+    sub.topology.create_connectivity(tdim - 1, tdim)
+    parent.topology.create_connectivity(tdim, tdim - 1)
+    parent.topology.create_connectivity(tdim - 1, tdim)
+
+    n_sub = sub.topology.index_map(tdim).size_local + sub.topology.index_map(tdim).num_ghosts
+    sub_cells = np.arange(n_sub, dtype=np.int32)
+    parent_of = cell_map.sub_topology_to_topology(sub_cells, inverse=False)
+
+    # Sub cell tags
+    ct = tm.cell_tags
+    pvals = np.full(parent.topology.index_map(tdim).size_local + parent.topology.index_map(tdim).num_ghosts, -1, np.int32)
+    pvals[ct.indices] = ct.values
+    cvals = pvals[parent_of]
+    keep = cvals >= 0
+    cell_tags = dmesh.meshtags(sub, tdim, sub_cells[keep], cvals[keep])
+
+    # Facet tags: a sub-cell's local facet i is its parent cell's local facet i (the submesh
+    # keeps each cell's vertex order), so map parent facets through the cell-facet tables.
+    ft = tm.facet_tags
+    nfp = parent.topology.index_map(tdim - 1).size_local + parent.topology.index_map(tdim - 1).num_ghosts
+    fvals = np.full(nfp, -1, np.int32)
+    fvals[ft.indices] = ft.values
+    pc2f = parent.topology.connectivity(tdim, tdim - 1)
+    sc2f = sub.topology.connectivity(tdim, tdim - 1)
+    nf_per_cell = len(pc2f.links(0)) if n_sub else 0
+    p_facets = pc2f.array.reshape(-1, nf_per_cell)[parent_of] if n_sub else np.zeros((0, 0), np.int32)
+    s_facets = sc2f.array.reshape(-1, nf_per_cell)[: n_sub] if n_sub else np.zeros((0, 0), np.int32)
+    tags_of = fvals[p_facets]
+    mask = tags_of >= 0
+    sf, sv = s_facets[mask], tags_of[mask]
+    sf, idx = np.unique(sf, return_index=True)
+    facet_tags = dmesh.meshtags(sub, tdim - 1, sf.astype(np.int32), sv[idx].astype(np.int32))
+
+    groups = {}
+    for name, (d, tag) in tm.groups.items():
+        groups[name] = (d, tag)
+    out = TaggedMesh(sub, cell_tags, facet_tags, groups, dict(tm.info))
+    return out, cell_map
+
+
+__all__ = ["restrict"]
