@@ -276,6 +276,14 @@ class InterfaceStabilityProblem:
         Keys ``sxx_e, syy_e, sxy_e, sxx_s, syy_s, sxy_s`` (Fourier cos-amplitudes), and the derived
         ``p_e, p_s, tau_e, tau_s``.
         """
+        for name, nu in (("nu_e", nu_e), ("nu_s", nu_s)):
+            if not -1.0 < nu < 0.5:
+                raise ValueError(
+                    f"{name} = {nu}: the displacement formulation needs -1 < nu < 0.5 "
+                    "(use e.g. 0.4999 for an incompressible solid; P2 on crossed triangles does not lock)"
+                )
+        if not (G_e > 0 and G_s > 0):
+            raise ValueError(f"shear moduli must be > 0 (got G_e = {G_e}, G_s = {G_s})")
         self.set_materials(G_e, nu_e, G_s, nu_s)
         self.problem.solve()
         reason = self.problem.solver.getConvergedReason()

@@ -1,0 +1,306 @@
+"""Case files: TOML with units, validated by pydantic into SI floats.
+
+Every dimensional value is a string with units ("8 nm", "2 mA/cm^2", "25 degC") or a bare number
+in SI. Unknown keys, wrong units and out-of-range values raise :class:`CaseError` whose message
+names the key path, the value and what is expected. The key names are a public interface.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from licoat.units import to_si
+
+
+class CaseError(ValueError):
+    """Invalid case file; the message names the key path, the value and what is expected."""
+
+
+def Q(unit: str, *, gt: float | None = None, ge: float | None = None, lt: float | None = None, le: float | None = None):
+    """A float field given as a string with units (or a bare SI number), range-checked in SI."""
+
+    def parse(v):
+        x = to_si(v, unit)
+        u = "" if unit == "dimensionless" else f" {unit}"
+        if gt is not None and not x > gt:
+            raise ValueError(f"must be > {gt:g}{u} (got {x:g}{u})")
+        if ge is not None and not x >= ge:
+            raise ValueError(f"must be >= {ge:g}{u} (got {x:g}{u})")
+        if lt is not None and not x < lt:
+            raise ValueError(f"must be < {lt:g}{u} (got {x:g}{u})")
+        if le is not None and not x <= le:
+            raise ValueError(f"must be <= {le:g}{u} (got {x:g}{u})")
+        return x
+
+    return Annotated[float, BeforeValidator(parse)]
+
+
+Length = Q("m", gt=0)
+Fraction = Q("dimensionless", gt=0, lt=1)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class MaterialSection(BaseModel):
+    """A section whose extra keys override material properties by name (checked against the database)."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+    def overrides(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Geometry(Section):
+    kind: Literal["planar", "sinusoid", "bump", "pillars", "fibers", "foam"] = "planar"
+    dim: Literal[2, 3] = 2
+    width: Length = 20e-6
+    depth: Length | None = None
+    electrolyte_thickness: Length = 50e-6
+    mesh_size: Length = 2e-6
+    interface_mesh_size: Length | None = None
+    anode_thickness: Length = 10e-6
+    periodic: bool = False
+    # perturbed planar anodes
+    amplitude: Q("m", ge=0) | None = None
+    wavelength: Length | None = None
+    bump_radius: Length | None = None
+    # 3D hosts
+    pillar_diameter: Length | None = None
+    pillar_height: Length | None = None
+    pitch: Length | None = None
+    lattice: Literal["square", "hexagonal"] = "square"
+    fiber_diameter: Length | None = None
+    fiber_volume_fraction: Fraction | None = None
+    host_thickness: Length | None = None
+    orientation: Literal["aligned", "random-in-plane"] = "aligned"
+    seed: int = Field(0, ge=0)
+    pore_size: Length | None = None
+    strut_diameter: Length | None = None
+    porosity: Fraction | None = None
+    collector_thickness: Length = 5e-6
+
+
+class Coating(MaterialSection):
+    material: str = "none"
+    thickness: Q("m", ge=0) = 0.0
+    model: Literal["resolved", "thin", "auto"] = "resolved"
+    layers: int = Field(2, ge=1, le=50)
+
+
+class Electrolyte(Section):
+    material: str = "LiPF6_EC_EMC"
+    concentration: Q("mol/m^3", gt=0) | None = None
+    conductivity: Q("S/m", gt=0) | None = None
+    diffusivity: Q("m^2/s", gt=0) | None = None
+    transference_number: Q("dimensionless", ge=0, lt=1) | None = None
+    thermodynamic_factor: Q("dimensionless", gt=0) | None = None
+
+
+class Anode(MaterialSection):
+    material: str = "Li"
+    exchange_current_density: Q("A/m^2", gt=0) | None = None
+    alpha_a: Q("dimensionless", gt=0, le=1) | None = None
+    alpha_c: Q("dimensionless", gt=0, le=1) | None = None
+
+
+class Host(MaterialSection):
+    material: str = "Cu"
+
+
+class Operation(Section):
+    mode: Literal["galvanostatic", "potentiostatic"] = "galvanostatic"
+    current_density: Q("A/m^2") | None = None
+    voltage: Q("V") | None = None
+    temperature: Q("K", gt=0) = 298.15
+    counter: Literal["reservoir", "lithium"] = "reservoir"
+    duration: Q("s", gt=0) | None = None
+    capacity: Q("C/m^2", gt=0) | None = None
+
+    @model_validator(mode="after")
+    def _control(self):
+        if self.mode == "galvanostatic" and self.current_density is None:
+            raise ValueError("operation.current_density is required when operation.mode = 'galvanostatic' (e.g. '2 mA/cm^2')")
+        if self.mode == "galvanostatic" and self.current_density == 0:
+            raise ValueError("operation.current_density must be non-zero (plating positive, e.g. '2 mA/cm^2')")
+        if self.mode == "potentiostatic" and self.voltage is None:
+            raise ValueError("operation.voltage is required when operation.mode = 'potentiostatic' (e.g. '-50 mV')")
+        return self
+
+
+class Solver(Section):
+    rtol: Q("dimensionless", gt=0, lt=1) = 1e-10
+    atol: Q("dimensionless", ge=0) = 1e-12
+    max_iterations: int = Field(50, ge=1, le=1000)
+    linear_solver: Literal["auto", "direct", "iterative"] = "auto"
+    petsc_options: dict[str, str | int | float | bool] = {}
+
+
+class Output(Section):
+    directory: str | None = None
+    fields: bool = True
+
+
+class Mechanics(Section):
+    enabled: bool = False
+    stress_coupling: Literal["none", "monroe-newman"] = "none"
+    stack_pressure: Q("Pa", ge=0) = 0.0
+
+
+class Study(Section):
+    kind: Literal["run", "stability"] = "run"
+    wavelength: Length | None = None
+    amplitude: Length | None = None
+    cells_per_wavelength: int = Field(32, ge=4, le=512)
+
+
+class Case(Section):
+    geometry: Geometry = Geometry()
+    coating: Coating = Coating()
+    electrolyte: Electrolyte = Electrolyte()
+    anode: Anode = Anode()
+    host: Host = Host()
+    operation: Operation = Operation(current_density=20.0)
+    solver: Solver = Solver()
+    output: Output = Output()
+    mechanics: Mechanics = Mechanics()
+    study: Study = Study()
+
+
+# ---------------------------------------------------------------------------------------------
+def _format_error(err: dict, raw: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        model_keys = _allowed_keys(err["loc"])
+        return f"{loc} = {err['input']!r}: unknown key" + (f" (allowed: {', '.join(model_keys)})" if model_keys else "")
+    if err["type"] == "literal_error":
+        return f"{loc} = {err['input']!r}: {msg}"
+    if "input" in err and not isinstance(err["input"], dict):
+        return f"{loc} = {err['input']!r}: {msg}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _allowed_keys(loc) -> list[str]:
+    model = Case
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``section.key=value`` -> (["section", "key"], value); the value is read as TOML, else a string."""
+    if "=" not in item:
+        raise CaseError(f"--set {item!r}: expected section.key=value")
+    key, value = item.split("=", 1)
+    path = [k.strip() for k in key.strip().split(".") if k.strip()]
+    if len(path) < 2:
+        raise CaseError(f"--set {item!r}: the key must name a section and a key, e.g. coating.thickness=10nm")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return path, parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
+    data = copy.deepcopy(raw)
+    for item in overrides or []:
+        path, value = parse_override(item)
+        node = data
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise CaseError(f"--set {item!r}: '{k}' is not a section")
+        node[path[-1]] = value
+    return data
+
+
+def read_toml(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise CaseError(f"case file '{p}' not found")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(f"case file '{p}' is not valid TOML: {exc}") from None
+
+
+def validate(raw: dict) -> Case:
+    """Validate a raw case dict; raise CaseError listing every problem, one per line."""
+    try:
+        case = Case.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_format_error(e, raw) for e in exc.errors()]
+        raise CaseError("invalid case:\n  " + "\n  ".join(lines)) from None
+    _check_materials(case)
+    return case
+
+
+def _check_materials(case: Case) -> None:
+    """Material names exist; material-property overrides are known names with convertible units."""
+    from licoat.materials import PROPERTY_UNITS, MaterialError, load_material
+
+    problems = []
+    for section in ("coating", "anode", "host", "electrolyte"):
+        sec = getattr(case, section)
+        name = sec.material
+        if section == "coating" and name.lower() == "none":
+            if case.coating.thickness > 0:
+                problems.append(f"coating.thickness = {case.coating.thickness:g} m: must be 0 when coating.material = 'none'")
+            continue
+        try:
+            load_material(name)
+        except MaterialError as exc:
+            problems.append(f"{section}.material = {name!r}: {exc.args[0] if exc.args else exc}")
+            continue
+        if isinstance(sec, MaterialSection):
+            converted = {}
+            for key, value in sec.overrides().items():
+                if key not in PROPERTY_UNITS:
+                    problems.append(f"{section}.{key} = {value!r}: unknown key (a material property: {', '.join(sorted(PROPERTY_UNITS))})")
+                    continue
+                try:
+                    x = to_si(value, PROPERTY_UNITS[key])
+                except ValueError as exc:
+                    problems.append(f"{section}.{key} = {value!r}: {exc}")
+                    continue
+                if key == "poisson_ratio" and not -1 < x < 0.5:
+                    problems.append(f"{section}.{key} = {value!r}: must be in (-1, 0.5)")
+                elif key != "poisson_ratio" and key != "nucleation_overpotential" and x < 0:
+                    problems.append(f"{section}.{key} = {value!r}: must be >= 0 {PROPERTY_UNITS[key]}")
+                converted[key] = x
+            for key, x in converted.items():
+                setattr(sec, key, x)  # store SI
+    if case.coating.material.lower() != "none" and case.coating.thickness <= 0:
+        problems.append(f"coating.thickness = {case.coating.thickness!r}: must be > 0 m for coating.material = '{case.coating.material}' (e.g. '8 nm')")
+    if case.coating.thickness >= case.geometry.electrolyte_thickness:
+        problems.append(f"coating.thickness = {case.coating.thickness:g} m: must be smaller than geometry.electrolyte_thickness = {case.geometry.electrolyte_thickness:g} m")
+    if problems:
+        raise CaseError("invalid case:\n  " + "\n  ".join(problems))
+
+
+def load_case(path: str | Path, overrides: list[str] | None = None) -> tuple[Case, dict]:
+    """Read, override and validate a case file. Returns (Case, raw dict after overrides)."""
+    raw = apply_overrides(read_toml(path), overrides)
+    return validate(raw), raw
+
+
+def resolved_dict(case: Case) -> dict:
+    """The fully resolved case (defaults filled, SI floats), without None values (TOML has no null)."""
+
+    def clean(d):
+        if isinstance(d, dict):
+            return {k: clean(v) for k, v in d.items() if v is not None}
+        return d
+
+    return clean(case.model_dump())

@@ -1,0 +1,213 @@
+"""One run: case -> mesh -> problem -> solve -> results directory.
+
+Results are written into ``<out>.partial`` and moved to ``<out>`` only when everything
+succeeded, so a failed or invalid run leaves no half-written results behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import tomli_w
+
+import licoat
+from licoat.case import Case, resolved_dict
+
+log = logging.getLogger("licoat")
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=5,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def setup_logging(comm, logfile: Path | None = None, verbose: bool = True) -> list[logging.Handler]:
+    """Console and file logging on rank 0 only; other ranks stay silent."""
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+    handlers: list[logging.Handler] = []
+    if comm.rank == 0:
+        if verbose:
+            handlers.append(logging.StreamHandler())
+        if logfile is not None:
+            handlers.append(logging.FileHandler(logfile, mode="w"))
+        for h in handlers:
+            h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+            log.addHandler(h)
+    else:
+        log.addHandler(logging.NullHandler())
+    return handlers
+
+
+class Staging:
+    """A results directory that appears only on success (rank 0 does the file-system moves)."""
+
+    def __init__(self, comm, out: Path):
+        self.comm, self.out = comm, Path(out)
+        self.tmp = self.out.with_name(self.out.name + ".partial")
+        if comm.rank == 0:
+            if self.tmp.exists():
+                shutil.rmtree(self.tmp)
+            (self.tmp / "fields").mkdir(parents=True)
+        comm.barrier()
+
+    def commit(self):
+        self.comm.barrier()
+        if self.comm.rank == 0:
+            if self.out.exists():
+                shutil.rmtree(self.out)
+            self.tmp.rename(self.out)
+        self.comm.barrier()
+
+    def discard(self):
+        self.comm.barrier()
+        if self.comm.rank == 0 and self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.comm.barrier()
+
+
+def physics_warnings(case: Case, coating, electrolyte, metrics: dict) -> list[str]:
+    warnings = []
+    i = abs(case.operation.current_density or metrics.get("applied_current_density_A_m2", 0.0))
+    if coating is not None and coating.ionic_conductivity > 0:
+        drop = i * coating.area_specific_resistance
+        if drop > 1.0:
+            warnings.append(
+                f"coating {coating.name} ({coating.thickness:.3g} m at {coating.ionic_conductivity:.3g} S/m) has an "
+                f"area-specific resistance of {coating.area_specific_resistance:.3g} Ohm m^2: carrying "
+                f"{i:.3g} A/m^2 needs {drop:.3g} V across the film (> 1 V). A dense continuous film cannot carry "
+                "this current; Li+ must pass through defects, grain boundaries or lithiated paths."
+            )
+    if metrics.get("concentration_min_mol_m3", 1.0) <= 0.0:
+        warnings.append(
+            "salt concentration reached zero in the electrolyte: the applied current exceeds the transport-limited "
+            "(limiting) current, and the steady state is not physical"
+        )
+    return warnings
+
+
+def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose: bool = True) -> dict:
+    """Run a validated case, write the results directory and return the summary dict."""
+    from licoat import setup
+    from licoat.meshes import build_mesh
+
+    if case.study.kind == "stability":
+        from licoat.studies import run_stability
+
+        return run_stability(comm, case, out, case_path, verbose)
+
+    out = Path(out)
+    stage = Staging(comm, out)
+    handlers = setup_logging(comm, stage.tmp / "licoat.log", verbose)
+    try:
+        log.info("licoat %s on %d rank(s): case %s", licoat.__version__, comm.size, case_path or "<dict>")
+        t0 = time.perf_counter()
+        tm = build_mesh(comm, setup.geometry_params(case))
+        mesh_s = time.perf_counter() - t0
+        log.info("mesh: %s %dD, %d cells (%.2f s)", case.geometry.kind, tm.dim,
+                 tm.mesh.topology.index_map(tm.dim).size_global, mesh_s)
+        summary = solve_steady(comm, case, tm)
+        summary["timing"]["mesh_s"] = mesh_s
+        t1 = time.perf_counter()
+        write_outputs(comm, case, stage.tmp, summary, case_path)
+        summary["timing"]["output_s"] = time.perf_counter() - t1
+        _write_json(comm, stage.tmp / "summary.json", summary)
+        log.info("cell voltage %.6g V, plating cv %.4g, results in %s", summary["cell_voltage_V"],
+                 summary["plating"]["cv"], out)
+        for w in summary["warnings"]:
+            log.warning(w)
+    except BaseException:
+        for h in handlers:
+            h.close()
+        stage.discard()
+        raise
+    for h in handlers:
+        h.close()
+    stage.commit()
+    return summary
+
+
+def solve_steady(comm, case: Case, tm) -> dict:
+    from licoat import setup
+    from licoat.solver.electrochemistry import SolverOptions, SteadyCell
+
+    t0 = time.perf_counter()
+    el = setup.electrolyte(case)
+    coat = setup.coating(case)
+    kin = setup.kinetics(case, bare=coat is None)
+    counter = setup.kinetics(case, bare=True)
+    op = setup.operation(case)
+    s = case.solver
+    linear = "direct" if s.linear_solver == "auto" else s.linear_solver
+    opts = SolverOptions(rtol=s.rtol, atol=s.atol, max_iterations=s.max_iterations, linear_solver=linear,
+                         petsc_options=dict(s.petsc_options))
+    g = case.geometry
+    footprint = g.width if g.dim == 2 else g.width * (g.depth or g.width)
+    cell = SteadyCell(comm, tm, el, kin, op, coating=coat, counter_kinetics=counter, options=opts,
+                      footprint_area=footprint, length_scale=g.electrolyte_thickness)
+    setup_s = time.perf_counter() - t0
+    log.info("problem: %s, coating %s", ", ".join(cell.surfaces), "none" if coat is None else f"{coat.name} ({coat.model})")
+    cell.solve()
+    m = cell.metrics()
+    applied = case.operation.current_density
+    if applied is None:
+        applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / footprint
+    summary = {
+        "version": licoat.__version__,
+        "ranks": comm.size,
+        "dofs": m["dofs"],
+        "cell_voltage_V": m["cell_voltage_V"],
+        "applied_current_density_A_m2": applied,
+        "plating": m["plating"],
+        "overpotentials_V": m["overpotentials_V"],
+        "surface_concentration_mean_mol_m3": m["surface_concentration_mean_mol_m3"],
+        "concentration_min_mol_m3": m["concentration_min_mol_m3"],
+        "coating_model": coat.model if coat else None,
+        "timing": {
+            "mesh_s": 0.0,
+            "setup_s": setup_s,
+            "solve_s": cell.solve_s,
+            "output_s": 0.0,
+            "newton_iterations": m["newton_iterations"],
+            "linear_iterations": m["linear_iterations"],
+        },
+    }
+    summary["warnings"] = physics_warnings(case, coat, el, summary)
+    summary["_cell"] = cell  # removed before writing
+    return summary
+
+
+def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: str | None):
+    cell = summary.pop("_cell", None)
+    if cell is not None and case.output.fields:
+        from dolfinx.io import VTXWriter
+
+        fields = cell.fields()
+        with VTXWriter(comm, str(directory / "fields" / "solution.bp"), list(fields.values()), engine="BP4") as vtx:
+            vtx.write(0.0)
+    if comm.rank == 0:
+        resolved = resolved_dict(case)
+        resolved["licoat"] = {"version": licoat.__version__, "git_revision": git_revision(),
+                              "case_file": str(case_path) if case_path else "", "units": "SI"}
+        (directory / "case.toml").write_text(
+            "# Fully resolved licoat case: every value in SI units, defaults filled in.\n" + tomli_w.dumps(resolved)
+        )
+
+
+def _write_json(comm, path: Path, data: dict):
+    if comm.rank == 0:
+        path.write_text(json.dumps(data, indent=2, default=float) + "\n")

@@ -1,0 +1,96 @@
+"""Glue from a validated case to what meshes and solver consume (SI numbers and small objects)."""
+
+from __future__ import annotations
+
+from licoat.case import Case
+from licoat.materials import load_material
+from licoat.solver.properties import Coating, Electrolyte, Fit, Kinetics, Operation
+
+
+def _prop(section, material, name, default=None):
+    """Case override (already SI) > material database > default."""
+    value = getattr(section, name, None) if name in type(section).model_fields else (section.model_extra or {}).get(name)
+    if value is not None:
+        return value
+    return material.get(name, default)
+
+
+def coating_model(case: Case) -> str:
+    """'resolved' | 'thin' | None (bare). 'auto' is thin when t < 0.1 x the mesh size at the surface."""
+    c = case.coating
+    if c.material.lower() == "none" or c.thickness <= 0:
+        return None
+    if c.model != "auto":
+        return c.model
+    g = case.geometry
+    h_surface = g.interface_mesh_size or g.mesh_size / 4
+    return "thin" if c.thickness < 0.1 * h_surface else "resolved"
+
+
+def geometry_params(case: Case) -> dict:
+    """Parameters for meshes.build_mesh: the [geometry] table plus the coating's thickness and model."""
+    p = {k: v for k, v in case.geometry.model_dump().items() if v is not None}
+    model = coating_model(case)
+    p["coating_thickness"] = case.coating.thickness if model else 0.0
+    p["coating_model"] = model or "resolved"
+    p["coating_layers"] = case.coating.layers
+    p["host_material"] = case.host.material
+    if case.geometry.dim == 3 and case.geometry.depth is None:
+        p["depth"] = case.geometry.width
+    return p
+
+
+def electrolyte(case: Case) -> Electrolyte:
+    e = case.electrolyte
+    m = load_material(e.material)
+
+    def fit(name):
+        if getattr(e, name) is not None:
+            return Fit(constant=getattr(e, name))
+        prop = m.property(name)
+        expr = prop.expression_si()
+        if expr is not None:
+            return Fit(expression=expr[0], factor=expr[1])
+        return Fit(constant=prop.at())
+
+    c0 = e.concentration if e.concentration is not None else m.value("concentration")
+    return Electrolyte(
+        name=m.name,
+        concentration=c0,
+        conductivity=fit("conductivity"),
+        diffusivity=fit("diffusivity"),
+        transference_number=e.transference_number if e.transference_number is not None else m.value("transference_number", c0),
+        thermodynamic_factor=e.thermodynamic_factor if e.thermodynamic_factor is not None else m.get("thermodynamic_factor", 1.0, c=c0),
+    )
+
+
+def coating(case: Case) -> Coating | None:
+    model = coating_model(case)
+    if model is None:
+        return None
+    m = load_material(case.coating.material)
+    return Coating(
+        name=m.name,
+        thickness=case.coating.thickness,
+        ionic_conductivity=_prop(case.coating, m, "ionic_conductivity"),
+        model=model,
+        electronic_conductivity=_prop(case.coating, m, "electronic_conductivity", 0.0) or 0.0,
+    )
+
+
+def kinetics(case: Case, bare: bool) -> Kinetics:
+    """Li plating kinetics: i0 (c/c0)^alpha_a at Li|liquid, no concentration factor at Li|coating."""
+    a = case.anode
+    m = load_material(a.material)
+    alpha_a = _prop(a, m, "alpha_a", 0.5)
+    return Kinetics(
+        exchange_current_density=_prop(a, m, "exchange_current_density"),
+        alpha_a=alpha_a,
+        alpha_c=_prop(a, m, "alpha_c", 0.5),
+        concentration_exponent=alpha_a if bare else 0.0,
+    )
+
+
+def operation(case: Case) -> Operation:
+    o = case.operation
+    return Operation(o.mode, o.current_density, o.voltage, o.temperature, o.counter)
