@@ -14,6 +14,7 @@ Conventions used by every generator (the public contract between ``meshes`` and 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +90,10 @@ def gmsh_model(name: str, verbosity: int = 0):
             gmsh.finalize()
 
 
+#: When set (by :mod:`licoat.meshes.cache`), :func:`to_dolfinx` writes the Gmsh mesh to this
+#: ``.msh`` path on rank 0 (coordinates in micrometres, :data:`GMSH_UNIT`).
+MSH_SINK: contextvars.ContextVar = contextvars.ContextVar("licoat_msh_sink", default=None)
+
 #: Gmsh models are built in micrometres: OpenCASCADE's default tolerance (1e-7 model
 #: units) would swallow nanometre coatings if the model were built in metres.
 GMSH_UNIT = 1e-6
@@ -103,11 +108,14 @@ def to_dolfinx(comm: MPI.Comm, build, gdim: int, **info) -> TaggedMesh:
     (e.g. GeometryError) are broadcast so every rank raises the same exception.
     """
     error = None
+    sink = MSH_SINK.get()
     with gmsh_model("licoat") as gmsh:
         if comm.rank == 0:
             try:
                 extra = build(gmsh) or {}
                 info.update(extra)
+                if sink is not None:  # meshes.cache: keep the Gmsh mesh (micrometres) on disk
+                    gmsh.write(str(sink))
             except Exception as exc:  # noqa: BLE001 - re-raised on all ranks below
                 error = exc
         error = comm.bcast(error, root=0)
@@ -145,3 +153,225 @@ def graded_layers(thickness: float, h_fine: float, h_coarse: float, ratio: float
 def uniform_layers(thickness: float, h: float):
     n = max(1, int(np.ceil(thickness / h - 1e-9)))
     return [n], [1.0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared Gmsh/OpenCASCADE machinery for the curved and 3D-host generators (sinusoid, bump,
+# pillars, fibers, foam). Everything below works in micrometres inside a ``build(gmsh)`` callback.
+# ----------------------------------------------------------------------------------------------
+
+SOLIDS = ("anode", "host", "collector")
+
+
+def interface_name(a: str, b: str, coating: str) -> str | None:
+    """Name of the interface between regions ``a`` and ``b``.
+
+    ``coating`` is "resolved", "thin" or "bare" and decides how a solid|electrolyte contact is called.
+    """
+    pair = {a, b}
+    if pair == {"host", "collector"}:
+        return "host_collector"
+    if pair == {"coating", "electrolyte"}:
+        return "coating_electrolyte"
+    for s in SOLIDS:
+        if pair == {s, "coating"}:
+            return f"{s}_coating"
+        if pair == {s, "electrolyte"}:
+            return f"{s}_coating" if coating == "thin" else f"{s}_electrolyte"
+    return None
+
+
+def coating_mode(p: dict) -> str:
+    t = float(p.get("coating_thickness", 0.0) or 0.0)
+    if t <= 0:
+        return "bare"
+    model = p.get("coating_model", "resolved")
+    if model not in ("resolved", "thin"):
+        raise GeometryError(f"coating.model = '{model}' must be 'resolved' or 'thin'")
+    return model
+
+
+def check_common(p: dict, *keys: str) -> None:
+    """Positive-value checks with case-file key paths in the messages."""
+    for k in keys:
+        v = p.get(k)
+        if v is None:
+            raise GeometryError(f"geometry.{k} is required for geometry.kind = '{p.get('kind')}'")
+        if not float(v) > 0:
+            raise GeometryError(f"geometry.{k} = {v!r} must be positive")
+
+
+def _bbox_entities(gmsh, dim, lo, hi, eps):
+    return [e[1] for e in gmsh.model.getEntitiesInBoundingBox(
+        lo[0] - eps, lo[1] - eps, lo[2] - eps, hi[0] + eps, hi[1] + eps, hi[2] + eps, dim)]
+
+
+def assemble(gmsh, dim: int, box: tuple, solids: dict, shell: list | None, coating: str,
+             periodic: bool = False) -> dict:
+    """Fragment solids (and a coating shell) with the domain box, name volumes and interfaces.
+
+    box = (W, D, zbot, ztop) in µm (D ignored in 2D; the vertical axis is the last coordinate).
+    ``solids`` maps "anode"/"host"/"collector" to OCC dimtags that lie inside the box (the
+    generators clip them). ``shell`` is the coating's outer body (solids inflated by the coating
+    thickness, clipped to the box): the coating volume is ``shell`` minus the solids.
+    Returns {"regions": {name: [tags]}, "facets": {name: [tags]}, "interfaces": [tags]}.
+    """
+    occ = gmsh.model.occ
+    W, D, zb, zt = box
+    if dim == 2:
+        dom = [(2, occ.addRectangle(0, zb, 0, W, zt - zb))]
+    else:
+        dom = [(3, occ.addBox(0, 0, zb, W, D, zt - zb))]
+    solid_all = [dt for v in solids.values() for dt in v]
+    coat = []
+    if shell:
+        coat, _ = occ.cut(shell, solid_all, removeObject=True, removeTool=False)
+    tools = solid_all + coat
+    out, out_map = occ.fragment(dom, tools)
+    occ.synchronize()
+    # out_map: one list per input, in order dom..., tools...
+    owner: dict[int, str] = {}
+    k = len(dom)
+    names = []
+    for name, dts in solids.items():
+        names += [name] * len(dts)
+    names += ["coating"] * len(coat)
+    for name, children in zip(names, out_map[k:]):
+        for d_, tag in children:
+            if d_ == dim:
+                owner.setdefault(tag, name)
+    regions: dict[str, list[int]] = {}
+    for d_, tag in gmsh.model.getEntities(dim):
+        regions.setdefault(owner.get(tag, "electrolyte"), []).append(tag)
+    # facets: adjacency of every boundary entity to regions
+    adj: dict[int, set] = {}
+    for name, tags in regions.items():
+        for tag in tags:
+            for _, f in gmsh.model.getBoundary([(dim, tag)], combined=False, oriented=False):
+                adj.setdefault(abs(f), set()).add(name)
+    facets: dict[str, list[int]] = {}
+    interfaces = []
+    for f, regs in adj.items():
+        if len(regs) == 2:
+            a, b = sorted(regs)
+            nm = interface_name(a, b, coating)
+            if nm:
+                facets.setdefault(nm, []).append(f)
+                interfaces.append(f)
+    scale = max(W, zt - zb)
+    eps = 1e-6 * scale
+    fd = dim - 1
+    if dim == 2:
+        sides = {"left": ((0, zb, 0), (0, zt, 0)), "right": ((W, zb, 0), (W, zt, 0)),
+                 "bottom": ((0, zb, 0), (W, zb, 0)), "top": ((0, zt, 0), (W, zt, 0))}
+    else:
+        sides = {"left": ((0, 0, zb), (0, D, zt)), "right": ((W, 0, zb), (W, D, zt)),
+                 "front": ((0, 0, zb), (W, 0, zt)), "back": ((0, D, zb), (W, D, zt)),
+                 "bottom": ((0, 0, zb), (W, D, zb)), "top": ((0, 0, zt), (W, D, zt))}
+    for nm, (lo, hi) in sides.items():
+        facets[nm] = _bbox_entities(gmsh, fd, lo, hi, eps)
+    for name, tags in regions.items():
+        gmsh.model.addPhysicalGroup(dim, sorted(tags), name=name)
+    for name, tags in facets.items():
+        if tags:
+            gmsh.model.addPhysicalGroup(fd, sorted(set(tags)), name=name)
+    if periodic:
+        make_periodic(gmsh, dim, box, eps)
+    return {"regions": regions, "facets": facets, "interfaces": sorted(set(interfaces))}
+
+
+def make_periodic(gmsh, dim: int, box: tuple, eps: float) -> None:
+    """Pair the facets on x = W (and y = D in 3D) with their images on x = 0 (y = 0)."""
+    W, D, zb, zt = box
+    fd = dim - 1
+    axes = [(0, W)] + ([(1, D)] if dim == 3 else [])
+    for axis, L in axes:
+        lo = [0.0, 0.0 if dim == 3 else 0.0, zb]
+        hi = [W, D if dim == 3 else 0.0, zt]
+        if dim == 2:
+            lo, hi = [0.0, zb, 0.0], [W, zt, 0.0]
+        lo_m, hi_m = list(lo), list(hi)
+        hi_m[axis] = 0.0
+        lo_s, hi_s = list(lo), list(hi)
+        lo_s[axis] = L
+        masters = _bbox_entities(gmsh, fd, lo_m, hi_m, eps)
+        slaves = _bbox_entities(gmsh, fd, lo_s, hi_s, eps)
+        shift = [0.0, 0.0, 0.0]
+        shift[axis] = L
+        affine = [1, 0, 0, shift[0], 0, 1, 0, shift[1], 0, 0, 1, shift[2], 0, 0, 0, 1]
+        mbox = {m: np.array(gmsh.model.getBoundingBox(fd, m)) for m in masters}
+        for s in slaves:
+            bs = np.array(gmsh.model.getBoundingBox(fd, s))
+            bs[[axis, axis + 3]] -= L
+            match = [m for m, bm in mbox.items() if np.all(np.abs(bm - bs) < 10 * eps)]
+            if len(match) != 1:
+                raise GeometryError(
+                    f"geometry.periodic = true but the faces on the {'xy'[axis]} = {L:g} µm side do not match "
+                    f"their images on the opposite side (entity {s}); the geometry is not periodic")
+            gmsh.model.mesh.setPeriodic(fd, [s], [match[0]], affine)
+
+
+def size_fields(gmsh, dim: int, interfaces: list, h: float, h_fine: float, extent: float,
+                coating_surfaces: list | None = None, h_coat: float | None = None,
+                t: float = 0.0, algorithm3d: int = 1) -> None:
+    """Distance+Threshold refinement: ``h_fine`` at the interfaces growing to ``h`` over 2 h; in a
+    resolved coating ``h_coat`` (a few cells across the shell)."""
+    f = gmsh.model.mesh.field
+    key = "CurvesList" if dim == 2 else "SurfacesList"
+    fields = []
+
+    def threshold(ents, smin, smax, dmin, dmax, spacing):
+        dist = f.add("Distance")
+        f.setNumbers(dist, key, ents)
+        f.setNumber(dist, "Sampling", int(min(400, max(20, np.ceil(extent / spacing)))))
+        th = f.add("Threshold")
+        f.setNumber(th, "InField", dist)
+        f.setNumber(th, "SizeMin", smin)
+        f.setNumber(th, "SizeMax", smax)
+        f.setNumber(th, "DistMin", dmin)
+        f.setNumber(th, "DistMax", dmax)
+        fields.append(th)
+
+    if interfaces and h_fine < h:
+        threshold(interfaces, h_fine, h, 0.5 * h_fine, 0.5 * h_fine + 2.0 * h, h_fine)
+    if coating_surfaces and h_coat:
+        threshold(coating_surfaces, h_coat, h_fine, t, t + 3 * h_fine, max(h_coat, t))
+    if fields:
+        mn = f.add("Min")
+        f.setNumbers(mn, "FieldsList", fields)
+        f.setAsBackgroundMesh(mn)
+    opt = gmsh.option
+    opt.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+    opt.setNumber("Mesh.MeshSizeFromPoints", 0)
+    opt.setNumber("Mesh.MeshSizeFromCurvature", 0)
+    opt.setNumber("Mesh.MeshSizeMax", h)
+    opt.setNumber("Mesh.MeshSizeMin", min(h_fine, h_coat or h_fine))
+    opt.setNumber("Mesh.Algorithm", 6)
+    opt.setNumber("Mesh.Algorithm3D", int(algorithm3d))
+
+
+def host_layout(p: dict) -> dict:
+    """Common micrometre numbers of the 3D-host kinds (collector at -Hc..0, host 0..H, top H+L)."""
+    um = 1.0 / GMSH_UNIT
+    dim = int(p["dim"])
+    mode = coating_mode(p)
+    t = float(p.get("coating_thickness", 0.0) or 0.0) * um
+    h = float(p["mesh_size"]) * um
+    h_fine = float(p.get("interface_mesh_size") or p["mesh_size"] / 4) * um
+    return dict(dim=dim, mode=mode, t=t, t_res=t if mode == "resolved" else 0.0, h=h, h_fine=min(h_fine, h),
+                L=float(p["electrolyte_thickness"]) * um,
+                Hc=float(p.get("collector_thickness") or p["mesh_size"]) * um,
+                periodic=bool(p.get("periodic", False)), um=um)
+
+
+def finish_mesh(gmsh, dim: int, tags: dict, lay: dict, extent: float) -> None:
+    """Size fields plus mesh generation for a model tagged by :func:`assemble`."""
+    coat_surf = None
+    h_coat = None
+    if lay["t_res"] > 0:
+        coat_surf = sorted(set(tags["facets"].get("coating_electrolyte", [])
+                               + [f for s in SOLIDS for f in tags["facets"].get(f"{s}_coating", [])]))
+        h_coat = lay["t_res"] / float(lay.get("coating_cells", 2))
+    size_fields(gmsh, dim, tags["interfaces"], lay["h"], lay["h_fine"], extent, coat_surf, h_coat,
+                lay["t_res"], lay.get("algorithm3d", 1))
+    gmsh.model.mesh.generate(dim)
