@@ -115,6 +115,7 @@ class SteadyCell:
         options: SolverOptions | None = None,
         footprint_area: float | None = None,
         length_scale: float | None = None,
+        manufactured=None,
     ):
         t0 = time.perf_counter()
         self.comm = comm
@@ -163,25 +164,16 @@ class SteadyCell:
         self.S = S
         ds_S = ds(S)
 
-        # Physics in SI, written with the scaled unknowns.
-        c = c0 * self.c_hat
-        c_pos = ufl.max_value(self.c_hat, 1e-8)
-        kappa = electrolyte.conductivity.ufl(c)
-        D = electrolyte.diffusivity.ufl(c)
         tp, tdf = electrolyte.transference_number, electrolyte.thermodynamic_factor
-        grad_ln_c = ufl.grad(self.c_hat) / c_pos
-        i_e = -kappa * self.Vt * (ufl.grad(self.phi_hat) - 2 * (1 - tp) * tdf * grad_ln_c)
-        self.i_e = i_e
-        self.kappa = kappa
-
         if self.galvanostatic:
             R = fem.functionspace(msh, basix.ufl.real_element(msh.basix_cell(), dtype=np.float64))
             self.V_hat = fem.Function(R, name="electrode_potential_scaled")
             unknowns.append(self.V_hat)
-            V_hat = self.V_hat
         else:
             self.V_hat = fem.Constant(msh, operation.voltage / self.Vt)
-            V_hat = self.V_hat
+        V_hat = self.V_hat
+        P1_psi = None
+        self.psi_hat = None
         if self.thin:
             P1_psi = fem.functionspace(msh, ("Lagrange", 1))
             self.psi_hat = fem.Function(P1_psi, name="film_potential_scaled")
@@ -198,37 +190,63 @@ class SteadyCell:
         def bv(kin: Kinetics, eta_volts, conc_factor):
             return conc_factor * butler_volmer(eta_volts, kin.exchange_current_density, kin.alpha_a, kin.alpha_c, f, ufl.exp, clip)
 
-        bare = not (self.resolved or self.thin)
-        conc_factor = c_pos ** kinetics.concentration_exponent if bare and kinetics.concentration_exponent else 1.0
-        if self.thin:
-            asr = coating.area_specific_resistance
-            i_n = (self.psi_hat - self.phi_hat) * self.Vt / asr  # film current, anodic positive
-            i_kin = bv(kinetics, (V_hat - self.psi_hat) * self.Vt, 1.0)
-            self.eta = (V_hat - self.psi_hat) * self.Vt
-        else:
-            i_n = bv(kinetics, (V_hat - self.phi_hat) * self.Vt, conc_factor)
-            self.eta = (V_hat - self.phi_hat) * self.Vt
-        self.i_n = i_n
-        self.plating_current = -i_n  # plating positive, A/m^2
-
         v = ufl.TestFunction(P1)
         w = ufl.TestFunction(P1_phi)
-        F_c = s_c * ufl.inner(D * c0 * ufl.grad(self.c_hat) + (1 - tp) * i_e / FARADAY, ufl.grad(v)) * dx_e
-        F_phi = s_phi * ufl.inner(-i_e, ufl.grad(w)) * dx_e
+        mu = ufl.TestFunction(P1_psi) if self.thin else None
+        top = self.tm.tag("top")
+        bare = not (self.resolved or self.thin)
+
+        def physics(c_hat, phi_hat, psi_hat):
+            """Fluxes and residuals of the transport-kinetics system for (possibly exact) fields."""
+            c = c0 * c_hat
+            c_pos = ufl.max_value(c_hat, 1e-8)
+            kappa = electrolyte.conductivity.ufl(c)
+            D = electrolyte.diffusivity.ufl(c)
+            # modified Ohm's law, i_e = -kappa grad(phi) + (2 kappa RT/F)(1 - t+) TDF grad(ln c)
+            i_e = -kappa * self.Vt * (ufl.grad(phi_hat) - 2 * (1 - tp) * tdf * ufl.grad(c_hat) / c_pos)
+            conc_factor = c_pos ** kinetics.concentration_exponent if bare and kinetics.concentration_exponent else 1.0
+            out = {"i_e": i_e, "kappa": kappa}
+            if self.thin:
+                out["i_n"] = (psi_hat - phi_hat) * self.Vt / coating.area_specific_resistance  # film current
+                out["eta"] = (V_hat - psi_hat) * self.Vt
+                out["i_kin"] = bv(kinetics, out["eta"], 1.0)
+            else:
+                out["eta"] = (V_hat - phi_hat) * self.Vt
+                out["i_n"] = bv(kinetics, out["eta"], conc_factor)
+            # salt: anion flux N_- = -D grad c - (1 - t+) i_e / F, blocked at every Li+-only surface
+            F_c = s_c * ufl.inner(D * c0 * ufl.grad(c_hat) + (1 - tp) * i_e / FARADAY, ufl.grad(v)) * dx_e
+            # charge: div i = 0 in electrolyte and coating, i_n leaves through the plating surface
+            F_phi = s_phi * ufl.inner(-i_e, ufl.grad(w)) * dx_e - s_phi * out["i_n"] * w * ds_S
+            if self.resolved:
+                F_phi += s_phi * coating.ionic_conductivity * self.Vt * ufl.inner(ufl.grad(phi_hat), ufl.grad(w)) * dx(self.tm.tag("coating"))
+            if self.lithium_counter:
+                # Li counter electrode at the top held at 0 V: eta = 0 - phi
+                cf = c_pos ** self.cnt.concentration_exponent if self.cnt.concentration_exponent else 1.0
+                out["i_counter"] = bv(self.cnt, (0.0 - phi_hat) * self.Vt, cf)
+                F_phi += -s_phi * out["i_counter"] * w * ds(top)
+            forms = [F_c, F_phi]
+            if self.thin:  # film current = kinetic current on the Li side of the film
+                forms.append(s_phi * ell * (out["i_kin"] - out["i_n"]) * mu * ds_S)
+            out["forms"] = forms
+            return out
+
+        ph = physics(self.c_hat, self.phi_hat, self.psi_hat)
+        if manufactured is not None:
+            # Method of manufactured solutions: subtract the residual of the exact fields, so that
+            # they solve the continuous problem with the corresponding volume/surface sources.
+            c_ex, phi_ex, psi_ex = manufactured(ufl.SpatialCoordinate(msh))
+            ex = physics(c_ex, phi_ex, psi_ex)
+            ph["forms"] = [a - b for a, b in zip(ph["forms"], ex["forms"])]
+        self.i_e, self.kappa, self.i_n, self.eta = ph["i_e"], ph["kappa"], ph["i_n"], ph["eta"]
+        self.i_counter = ph.get("i_counter")
+        self.plating_current = -self.i_n  # plating positive, A/m^2
+        i_n = self.i_n
+        F_c, F_phi = ph["forms"][:2]
         # Pinned dofs (c inside the coating, psi off the surface) need a diagonal in the sparsity
         # pattern for their Dirichlet rows: a symbolic zero mass term provides it.
         self._zero = fem.Constant(msh, 0.0)
         if self.resolved:
             F_c += self._zero * self.c_hat * v * dx(self.tm.tag("coating"))
-        if self.resolved:
-            F_phi += s_phi * coating.ionic_conductivity * self.Vt * ufl.inner(ufl.grad(self.phi_hat), ufl.grad(w)) * dx(self.tm.tag("coating"))
-        F_phi += -s_phi * i_n * w * ds_S
-        top = self.tm.tag("top")
-        if self.lithium_counter:
-            # Li counter electrode at the top held at 0 V: eta = 0 - phi
-            cf = c_pos ** self.cnt.concentration_exponent if self.cnt.concentration_exponent else 1.0
-            self.i_counter = bv(self.cnt, (0.0 - self.phi_hat) * self.Vt, cf)
-            F_phi += -s_phi * self.i_counter * w * ds(top)
         forms = [F_c, F_phi]
 
         # Footprint (projected) area for the galvanostatic constraint
@@ -241,12 +259,11 @@ class SteadyCell:
             i_app = operation.current_density
             forms.append(s_v * (i_n + self.load * i_app * self.footprint / self.area_S) * q * ds_S)
         if self.thin:
-            mu = ufl.TestFunction(P1_psi)
-            forms.append(s_phi * ell * (i_kin - i_n) * mu * ds_S + self._zero * self.psi_hat * mu * dx)
+            forms.append(ph["forms"][2] + self._zero * self.psi_hat * mu * dx)
         if self.lithium_counter:
             q2 = ufl.TestFunction(self.lam.function_space)
             forms[0] += s_c * ell**2 * self.lam * v * dx_e
-            forms.append((self.c_hat - 1.0) * q2 * dx_e / ell**d)
+            forms.append(ell ** (-d) * (self.c_hat - 1.0) * q2 * dx_e)
         self.forms = forms
 
         # Dirichlet conditions
@@ -284,7 +301,7 @@ class SteadyCell:
     def _petsc_options(self) -> dict:
         opts = {
             "snes_type": "newtonls",
-            "snes_linesearch_type": "bt",
+            "snes_linesearch_type": "basic",  # full Newton steps; load continuation is the safeguard
             "snes_rtol": self.opts.rtol,
             "snes_atol": self.opts.atol,
             "snes_stol": 0.0,
@@ -312,6 +329,8 @@ class SteadyCell:
             i0 = self.kin.exchange_current_density
             eta = 2 * self.Vt * np.arcsinh(i / (2 * i0))
             self.V_hat.x.array[:] = -eta / self.Vt
+            if self.thin:  # Li side of the film: kinetic overpotential below the electrode potential
+                self.psi_hat.x.array[:] = 0.0
         for u in self.unknowns:
             u.x.scatter_forward()
 
@@ -324,26 +343,42 @@ class SteadyCell:
         return self._problem
 
     def solve(self):
-        """Newton solve with load continuation on failure. Raises SolverError with the reason."""
+        """Newton solve; on failure, continuation in the load (current or voltage) from the
+        trivial zero-load state with adaptive steps: a failed step is cut in half and retried
+        from the last converged state. Raises SolverError with the field and the reason."""
         t0 = time.perf_counter()
         problem = self._build()
         self.initial_guess()
         ok, reason = self._newton(problem)
         if not ok:
-            # continuation in the load (current or voltage) from a small fraction
-            loads = np.linspace(1.0 / self.opts.ramp_steps, 1.0, self.opts.ramp_steps)
-            self.initial_guess(loads[0])
-            for load in loads:
-                self._scale_load(load)
-                ok, reason = self._newton(problem)
-                if not ok:
-                    self._scale_load(1.0)
-                    raise SolverError(
-                        f"steady Newton solve failed at {load:.0%} of the applied load: {reason}; "
-                        f"largest residual in field '{self._worst_field(problem)}'"
-                    )
+            self._continuation(problem)
         self.solve_s = time.perf_counter() - t0
         return self
+
+    def _continuation(self, problem):
+        self._scale_load(0.0)
+        self.initial_guess(0.0)
+        saved = [u.x.array.copy() for u in self.unknowns]
+        done, step = 0.0, 1.0 / self.opts.ramp_steps
+        while done < 1.0:
+            target = min(1.0, done + step)
+            self._scale_load(target)
+            ok, reason = self._newton(problem)
+            if ok:
+                done, step = target, step * 1.5
+                saved = [u.x.array.copy() for u in self.unknowns]
+                continue
+            for u, a in zip(self.unknowns, saved):
+                u.x.array[:] = a
+            step /= 2
+            if step < 1e-3:
+                worst = self._worst_field(problem)
+                self._scale_load(1.0)
+                raise SolverError(
+                    f"steady Newton solve failed at {target:.1%} of the applied load "
+                    f"(last converged {done:.1%}, step cut to {step:.1e}): {reason}; "
+                    f"largest residual in field '{worst}'"
+                )
 
     def _scale_load(self, load: float):
         if self.galvanostatic:
