@@ -375,3 +375,43 @@ def finish_mesh(gmsh, dim: int, tags: dict, lay: dict, extent: float) -> None:
     size_fields(gmsh, dim, tags["interfaces"], lay["h"], lay["h_fine"], extent, coat_surf, h_coat,
                 lay["t_res"], lay.get("algorithm3d", 1))
     gmsh.model.mesh.generate(dim)
+
+
+def host_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, extent: float | None = None) -> dict:
+    """Collector + host + (coating) + electrolyte for the 3D-host kinds, tagged and meshed (µm).
+
+    ``primitives(gmsh, off)`` returns OCC dimtags of the host's convex pieces inflated by ``off``
+    (cylinders, spheres, boxes); they are fused and clipped to the cell [0, W] x [0, D] and to
+    0 <= z <= H + off. The union of the inflated pieces is the exact offset of the union, so the
+    coating shell (inflated host, plus a slab of thickness t on the collector, minus the solids)
+    has thickness t everywhere except at clipped rims (there it reaches t·√2).
+    """
+    occ = gmsh.model.occ
+    dim = lay["dim"]
+
+    def clipped(off):
+        prims = primitives(gmsh, off)
+        if dim == 2:
+            clip = [(2, occ.addRectangle(0, 0, 0, W, H + off))]
+        else:
+            clip = [(3, occ.addBox(0, 0, 0, W, D, H + off))]
+        if len(prims) > 1:
+            prims, _ = occ.fuse(prims[:1], prims[1:])
+        out, _ = occ.intersect(prims, clip)
+        return out
+
+    host = clipped(0.0)
+    if dim == 2:
+        coll = [(2, occ.addRectangle(0, -lay["Hc"], 0, W, lay["Hc"]))]
+    else:
+        coll = [(3, occ.addBox(0, 0, -lay["Hc"], W, D, lay["Hc"]))]
+    shell = None
+    t = lay["t_res"]
+    if t > 0:
+        inflated = clipped(t)
+        slab = [(2, occ.addRectangle(0, 0, 0, W, t))] if dim == 2 else [(3, occ.addBox(0, 0, 0, W, D, t))]
+        shell, _ = occ.fuse(inflated, slab)
+    tags = assemble(gmsh, dim, (W, D, -lay["Hc"], H + lay["L"]), {"host": host, "collector": coll}, shell,
+                    lay["mode"], lay["periodic"])
+    finish_mesh(gmsh, dim, tags, lay, extent or max(W, D, H + lay["L"]))
+    return tags
