@@ -185,10 +185,10 @@ class SteadyCell:
         self.unknowns = unknowns
 
         f = 1.0 / self.Vt
-        clip = lambda x, lo, hi: ufl.max_value(ufl.min_value(x, hi), lo)  # noqa: E731
+        where = lambda cond, a, b: ufl.conditional(cond, a, b)  # noqa: E731
 
         def bv(kin: Kinetics, eta_volts, conc_factor):
-            return conc_factor * butler_volmer(eta_volts, kin.exchange_current_density, kin.alpha_a, kin.alpha_c, f, ufl.exp, clip)
+            return conc_factor * butler_volmer(eta_volts, kin.exchange_current_density, kin.alpha_a, kin.alpha_c, f, ufl.exp, where)
 
         v = ufl.TestFunction(P1)
         w = ufl.TestFunction(P1_phi)
@@ -325,12 +325,17 @@ class SteadyCell:
         if self.lithium_counter:
             self.lam.x.array[:] = 0.0
         if self.galvanostatic:
+            # 1D estimate: kinetic + film + electrolyte ohmic drops at the mean surface current
             i = load * self.op.current_density * self.footprint / self.area_S
             i0 = self.kin.exchange_current_density
             eta = 2 * self.Vt * np.arcsinh(i / (2 * i0))
-            self.V_hat.x.array[:] = -eta / self.Vt
-            if self.thin:  # Li side of the film: kinetic overpotential below the electrode potential
-                self.psi_hat.x.array[:] = 0.0
+            asr = self.coat.area_specific_resistance if self.coat is not None else 0.0
+            self.V_hat.x.array[:] = -(eta + i * asr) / self.Vt
+            if self.resolved:  # the film drop sits in the coating: start phi there at -i ASR
+                cdofs = np.unique(self.phi_hat.function_space.dofmap.list[self.tm.cells("coating")].ravel())
+                self.phi_hat.x.array[cdofs] = -i * asr / self.Vt
+            if self.thin:  # Li side of the film carries the film drop
+                self.psi_hat.x.array[:] = -i * asr / self.Vt
         for u in self.unknowns:
             u.x.scatter_forward()
 

@@ -98,13 +98,21 @@ class Operation:
         return GAS_CONSTANT * self.temperature / FARADAY
 
 
-def butler_volmer(eta, i0, alpha_a, alpha_c, f, exp, clip=None):
+EXP_LINEAR_ABOVE = 50.0
+
+
+def butler_volmer(eta, i0, alpha_a, alpha_c, f, exp, where=None):
     """i_n = i0 [exp(alpha_a f eta) - exp(-alpha_c f eta)], anodic positive [A/m^2].
 
-    ``exp`` is numpy's or UFL's; ``clip(x, lo, hi)`` bounds the exponent arguments so that a
-    far-off Newton iterate cannot overflow (|f eta| <= 60, i.e. 1.5 V at 25 degC).
+    ``exp`` is numpy's or UFL's. With ``where(cond, a, b)`` given, exp(x) is continued linearly
+    (C1) above x = 50 so that a far-off Newton iterate neither overflows nor loses its
+    derivative (a hard clip would make the Jacobian vanish and stall Newton).
     """
-    a, b = alpha_a * f * eta, -alpha_c * f * eta
-    if clip is not None:
-        a, b = clip(a, -60.0, 60.0), clip(b, -60.0, 60.0)
-    return i0 * (exp(a) - exp(b))
+
+    def e(x):
+        if where is None:
+            return exp(x)
+        X = EXP_LINEAR_ABOVE
+        return where(x < X, exp(x), exp(X) * (1.0 + x - X))
+
+    return i0 * (e(alpha_a * f * eta) - e(-alpha_c * f * eta))

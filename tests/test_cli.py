@@ -1,0 +1,113 @@
+"""CLI and case-file validation: every rule exits 2 with the key path in one message and writes nothing."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from licoat.cli import main
+
+DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "default.toml"
+
+BAD = [
+    # (override, key path expected in the message)
+    ("geometry.widht=1", "geometry.widht"),
+    ("geometry.width='3 kg'", "geometry.width"),
+    ("geometry.width='-3 um'", "geometry.width"),
+    ("geometry.kind='blob'", "geometry.kind"),
+    ("geometry.dim=4", "geometry.dim"),
+    ("coating.thickness='8 parsecs per fortnight'", "coating.thickness"),
+    ("coating.thickness='-8 nm'", "coating.thickness"),
+    ("coating.material='Unobtainium'", "coating.material"),
+    ("coating.shear_modulus='3 m'", "coating.shear_modulus"),
+    ("coating.colour='blue'", "coating.colour"),
+    ("coating.model='thick'", "coating.model"),
+    ("electrolyte.transference_number=1.5", "electrolyte.transference_number"),
+    ("electrolyte.concentration='1 V'", "electrolyte.concentration"),
+    ("anode.exchange_current_density='-1 mA/cm^2'", "anode.exchange_current_density"),
+    ("operation.current_density='2 V'", "operation.current_density"),
+    ("operation.mode='potentiostatic'", "operation.voltage"),
+    ("operation.temperature='-300 degC'", "operation.temperature"),
+    ("operation.counter='moon'", "operation.counter"),
+    ("solver.max_iterations=0", "solver.max_iterations"),
+    ("output.colour=1", "output.colour"),
+    ("nonsense.key=1", "nonsense"),
+    ("coating.thickness='60 um'", "coating.thickness"),
+]
+
+
+@pytest.mark.parametrize("override, key", BAD, ids=[b[1] + ":" + b[0].split("=")[1] for b in BAD])
+def test_bad_input_exits_2_names_key_and_writes_nothing(override, key, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["run", str(DEFAULT), "--out", str(out), "--set", override])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert key in err
+    assert not out.exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_missing_case_file(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_invalid_toml(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[geometry\nkind = 'planar'")
+    assert main(["validate", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_validate_prints_resolved_si(capsys):
+    assert main(["validate", str(DEFAULT), "--set", "coating.thickness='8 nm'"]) == 0
+    out = capsys.readouterr().out
+    assert "thickness = 8e-09" in out
+
+
+def test_materials_listing(capsys):
+    assert main(["materials"]) == 0
+    assert "LiF" in capsys.readouterr().out
+    assert main(["materials", "LiF"]) == 0
+    assert "source" in capsys.readouterr().out.lower()
+    assert main(["materials", "Kryptonite"]) == 2
+
+
+def test_run_writes_results(tmp_path):
+    """End to end: summary keys (a public interface), resolved case, VTX fields, log."""
+    out = tmp_path / "res"
+    assert main(["run", str(DEFAULT), "--out", str(out), "--quiet"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    for k in ["version", "ranks", "dofs", "cell_voltage_V", "applied_current_density_A_m2", "plating",
+              "overpotentials_V", "timing", "warnings"]:
+        assert k in s
+    for k in ["area_m2", "current_density_mean_A_m2", "current_density_min_A_m2", "current_density_max_A_m2",
+              "cv", "max_over_mean", "uniform_fraction"]:
+        assert k in s["plating"]
+    assert set(s["overpotentials_V"]) >= {"kinetic", "coating_ohmic", "electrolyte_ohmic", "concentration"}
+    assert set(s["timing"]) >= {"mesh_s", "setup_s", "solve_s", "output_s", "newton_iterations", "linear_iterations"}
+    assert s["applied_current_density_A_m2"] == pytest.approx(20.0)
+    assert (out / "case.toml").read_text().count("git_revision") == 1
+    assert (out / "fields" / "solution.bp").is_dir()
+    assert (out / "licoat.log").stat().st_size > 0
+    assert not (tmp_path / "res.partial").exists()
+
+
+def test_blocking_coating_warns(tmp_path):
+    """8 nm ALD LiF at 1e-14 S/cm (review): ASR 8e3 Ohm m^2 needs far more than 1 V at 2 mA/cm^2."""
+    out = tmp_path / "lif"
+    rc = main(["run", str(DEFAULT), "--out", str(out), "--quiet", "--set", "coating.material='LiF'",
+               "--set", "coating.thickness='8 nm'"])
+    assert rc == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert any("cannot carry" in w for w in s["warnings"])
+
+
+def test_console_script_exit_code(tmp_path):
+    licoat = Path(sys.executable).parent / "licoat"
+    r = subprocess.run([str(licoat), "run", str(DEFAULT), "--out", str(tmp_path / "x"), "--set", "geometry.width='1 kg'"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "geometry.width" in r.stderr
+    r = subprocess.run([str(licoat), "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and "licoat" in r.stdout
