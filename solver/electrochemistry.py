@@ -48,7 +48,7 @@ from mpi4py import MPI  # noqa: E402
 
 from licoat.constants import FARADAY  # noqa: E402
 from licoat.meshes.common import TaggedMesh  # noqa: E402
-from licoat.solver.properties import Coating, Electrolyte, Kinetics, Operation, butler_volmer  # noqa: E402
+from licoat.solver.properties import Coating, Electrolyte, Kinetics, Operation  # noqa: E402
 from licoat.solver.submesh import restrict  # noqa: E402
 
 METALS = ("anode", "host", "collector")
@@ -116,6 +116,8 @@ class SteadyCell:
         footprint_area: float | None = None,
         length_scale: float | None = None,
         manufactured=None,
+        surface_kinetics: dict | None = None,
+        degree: int = 1,
     ):
         t0 = time.perf_counter()
         self.comm = comm
@@ -124,9 +126,11 @@ class SteadyCell:
         self.opts = options or SolverOptions()
         volumes = ["electrolyte"] + (["coating"] if tm.has("coating") else [])
         self.tm, _ = restrict(tm, volumes)
-        self.surfaces = [s for s in plating_surfaces(tm) if tm.has(s)]
+        surface_kinetics = surface_kinetics or {}
+        self.kin_of = {s: surface_kinetics.get(s, kinetics) for s in plating_surfaces(tm) if tm.has(s)}
+        self.surfaces = [s for s, k in self.kin_of.items() if k.active]
         if not self.surfaces:
-            raise ValueError("mesh has no plating surface (<metal>_coating or <metal>_electrolyte)")
+            raise ValueError("mesh has no active plating surface (<metal>_coating or <metal>_electrolyte)")
         self.thin = coating is not None and coating.model == "thin"
         self.resolved = tm.has("coating")
         msh = self.tm.mesh
@@ -148,8 +152,8 @@ class SteadyCell:
         s_v = 1.0 / (self.i_scale * ell ** (d - 1))
 
         # One P1 space object per field: Dirichlet conditions are assigned to blocks by space.
-        P1 = fem.functionspace(msh, ("Lagrange", 1))
-        P1_phi = fem.functionspace(msh, ("Lagrange", 1))
+        P1 = fem.functionspace(msh, ("Lagrange", degree))
+        P1_phi = fem.functionspace(msh, ("Lagrange", degree))
         self.P1 = P1
         self.c_hat = fem.Function(P1, name="concentration_scaled")
         self.phi_hat = fem.Function(P1_phi, name="potential_scaled")
@@ -175,7 +179,7 @@ class SteadyCell:
         P1_psi = None
         self.psi_hat = None
         if self.thin:
-            P1_psi = fem.functionspace(msh, ("Lagrange", 1))
+            P1_psi = fem.functionspace(msh, ("Lagrange", degree))
             self.psi_hat = fem.Function(P1_psi, name="film_potential_scaled")
             unknowns.append(self.psi_hat)
         if self.lithium_counter:
@@ -188,7 +192,7 @@ class SteadyCell:
         where = lambda cond, a, b: ufl.conditional(cond, a, b)  # noqa: E731
 
         def bv(kin: Kinetics, eta_volts, conc_factor):
-            return conc_factor * butler_volmer(eta_volts, kin.exchange_current_density, kin.alpha_a, kin.alpha_c, f, ufl.exp, where)
+            return conc_factor * kin.current(eta_volts, f, ufl.exp, where)
 
         v = ufl.TestFunction(P1)
         w = ufl.TestFunction(P1_phi)
@@ -204,19 +208,24 @@ class SteadyCell:
             D = electrolyte.diffusivity.ufl(c)
             # modified Ohm's law, i_e = -kappa grad(phi) + (2 kappa RT/F)(1 - t+) TDF grad(ln c)
             i_e = -kappa * self.Vt * (ufl.grad(phi_hat) - 2 * (1 - tp) * tdf * ufl.grad(c_hat) / c_pos)
-            conc_factor = c_pos ** kinetics.concentration_exponent if bare and kinetics.concentration_exponent else 1.0
-            out = {"i_e": i_e, "kappa": kappa}
-            if self.thin:
-                out["i_n"] = (psi_hat - phi_hat) * self.Vt / coating.area_specific_resistance  # film current
-                out["eta"] = (V_hat - psi_hat) * self.Vt
-                out["i_kin"] = bv(kinetics, out["eta"], 1.0)
-            else:
-                out["eta"] = (V_hat - phi_hat) * self.Vt
-                out["i_n"] = bv(kinetics, out["eta"], conc_factor)
+            out = {"i_e": i_e, "kappa": kappa, "i_n": {}, "eta": {}, "i_kin": {}}
+            for name in self.surfaces:
+                kin = self.kin_of[name]
+                liquid = name.endswith("_electrolyte") and not self.thin
+                cf = c_pos ** kin.concentration_exponent if liquid and kin.concentration_exponent else 1.0
+                phi_l = psi_hat if self.thin else phi_hat  # Li side of the film (thin) or the ionic phase
+                eta = (V_hat - phi_l) * self.Vt
+                i_kin = kin.activation(eta, ufl.exp) * bv(kin, eta, cf)
+                out["eta"][name] = eta
+                out["i_kin"][name] = i_kin
+                # film current (thin) or kinetic current
+                out["i_n"][name] = (psi_hat - phi_hat) * self.Vt / coating.area_specific_resistance if self.thin else i_kin
             # salt: anion flux N_- = -D grad c - (1 - t+) i_e / F, blocked at every Li+-only surface
             F_c = s_c * ufl.inner(D * c0 * ufl.grad(c_hat) + (1 - tp) * i_e / FARADAY, ufl.grad(v)) * dx_e
             # charge: div i = 0 in electrolyte and coating, i_n leaves through the plating surface
-            F_phi = s_phi * ufl.inner(-i_e, ufl.grad(w)) * dx_e - s_phi * out["i_n"] * w * ds_S
+            F_phi = s_phi * ufl.inner(-i_e, ufl.grad(w)) * dx_e
+            for name, i_n in out["i_n"].items():
+                F_phi -= s_phi * i_n * w * ds(self.tm.tag(name))
             if self.resolved:
                 F_phi += s_phi * coating.ionic_conductivity * self.Vt * ufl.inner(ufl.grad(phi_hat), ufl.grad(w)) * dx(self.tm.tag("coating"))
             if self.lithium_counter:
@@ -226,7 +235,7 @@ class SteadyCell:
                 F_phi += -s_phi * out["i_counter"] * w * ds(top)
             forms = [F_c, F_phi]
             if self.thin:  # film current = kinetic current on the Li side of the film
-                forms.append(s_phi * ell * (out["i_kin"] - out["i_n"]) * mu * ds_S)
+                forms.append(sum(s_phi * ell * (out["i_kin"][n] - out["i_n"][n]) * mu * ds(self.tm.tag(n)) for n in self.surfaces))
             out["forms"] = forms
             return out
 
@@ -239,8 +248,7 @@ class SteadyCell:
             ph["forms"] = [a - b for a, b in zip(ph["forms"], ex["forms"])]
         self.i_e, self.kappa, self.i_n, self.eta = ph["i_e"], ph["kappa"], ph["i_n"], ph["eta"]
         self.i_counter = ph.get("i_counter")
-        self.plating_current = -self.i_n  # plating positive, A/m^2
-        i_n = self.i_n
+        self.plating_current = {n: -i for n, i in self.i_n.items()}  # plating positive, A/m^2
         F_c, F_phi = ph["forms"][:2]
         # Pinned dofs (c inside the coating, psi off the surface) need a diagonal in the sparsity
         # pattern for their Dirichlet rows: a symbolic zero mass term provides it.
@@ -257,7 +265,8 @@ class SteadyCell:
         if self.galvanostatic:
             q = ufl.TestFunction(self.V_hat.function_space)
             i_app = operation.current_density
-            forms.append(s_v * (i_n + self.load * i_app * self.footprint / self.area_S) * q * ds_S)
+            forms.append(sum(s_v * (self.i_n[n] + self.load * i_app * self.footprint / self.area_S) * q * ds(self.tm.tag(n))
+                             for n in self.surfaces))
         if self.thin:
             forms.append(ph["forms"][2] + self._zero * self.psi_hat * mu * dx)
         if self.lithium_counter:
@@ -441,18 +450,20 @@ class SteadyCell:
         self._interpolate_surface(self.plating_current, j)
         return {"concentration": c, "potential": phi, "plating_current_density": j}
 
-    def _interpolate_surface(self, expr, target):
-        """Nodal values of a surface expression into a P1 function (zero away from S)."""
+    def _interpolate_surface(self, exprs: dict, target):
+        """Nodal values of per-surface expressions into a P1 function (zero away from the surfaces)."""
         msh = self.tm.mesh
         d = self.dim
         f2c = msh.topology.connectivity(d - 1, d)
-        facets = self.tm.facets(*self.surfaces)
-        cells = np.unique(np.concatenate([f2c.links(f) for f in facets])) if len(facets) else np.zeros(0, np.int32)
-        e = fem.Expression(expr, target.function_space.element.interpolation_points)
-        tmp = fem.Function(target.function_space)
-        tmp.interpolate(e, cells0=cells.astype(np.int32))
+        V = target.function_space
         target.x.array[:] = 0.0
-        target.x.array[self.S_dofs] = tmp.x.array[self.S_dofs]
+        for name, expr in exprs.items():
+            facets = self.tm.facets(name)
+            cells = np.unique(np.concatenate([f2c.links(f) for f in facets])) if len(facets) else np.zeros(0, np.int32)
+            tmp = fem.Function(V)
+            tmp.interpolate(fem.Expression(expr, V.element.interpolation_points), cells0=cells.astype(np.int32))
+            dofs = fem.locate_dofs_topological(V, d - 1, facets)
+            target.x.array[dofs] = tmp.x.array[dofs]
         target.x.scatter_forward()
 
     def _surface_mean(self, expr, names) -> float:
@@ -474,12 +485,13 @@ class SteadyCell:
         self._interpolate_surface(self.plating_current, j)
         n_owned = self.c_hat.function_space.dofmap.index_map.size_local
         s_owned = self.S_dofs[self.S_dofs < n_owned]
-        plating = uniformity(self.comm, self.plating_current, self.ds(self.S), j.x.array[s_owned])
+        plating = uniformity(self.comm, [(self.plating_current[n], self.ds(self.tm.tag(n))) for n in self.surfaces],
+                             j.x.array[s_owned])
 
         Vt = self.Vt
         V = self.cell_voltage
         phi = self.phi_hat * Vt
-        eta_w = self._surface_mean(self.eta, self.surfaces)
+        eta_w = sum(self._integrate(self.eta[n] * self.ds(self.tm.tag(n))) for n in self.surfaces) / self.area_S
         phi_S = self._surface_mean(phi, self.surfaces)
         gamma = ["coating_electrolyte"] if self.resolved else self.surfaces
         phi_G = self._surface_mean(phi, gamma) if self.resolved else phi_S

@@ -19,16 +19,21 @@ def integrate(comm, form) -> float:
     return comm.allreduce(fem.assemble_scalar(fem.form(form)), op=MPI.SUM)
 
 
-def uniformity(comm, j, ds_S, nodal_values: np.ndarray) -> dict:
-    """Metrics of the plating current density ``j`` (UFL, A/m^2, plating positive) on ``ds_S``.
+def uniformity(comm, pieces, nodal_values: np.ndarray) -> dict:
+    """Metrics of the plating current density on S = union of surfaces.
 
-    ``nodal_values`` are this rank's owned nodal values of j on S (for min/max).
+    ``pieces`` is a list of (j, ds) pairs: the UFL plating current density (A/m^2, plating
+    positive) on each surface and its measure. ``nodal_values`` are this rank's owned nodal
+    values of j on S (for min/max).
     """
-    area = integrate(comm, 1.0 * ds_S)
-    mean = integrate(comm, j * ds_S) / area
-    var = integrate(comm, (j - mean) ** 2 * ds_S) / area
-    inside = ufl.conditional(ufl.le(abs(j - mean), 0.1 * abs(mean)), 1.0, 0.0)
-    uniform = integrate(comm, inside * ds_S) / area
+
+    def total(f):
+        return sum(integrate(comm, f(j) * ds) for j, ds in pieces)
+
+    area = total(lambda j: 1.0)
+    mean = total(lambda j: j) / area
+    var = total(lambda j: (j - mean) ** 2) / area
+    uniform = total(lambda j: ufl.conditional(ufl.le(abs(j - mean), 0.1 * abs(mean)), 1.0, 0.0)) / area
     big = np.finfo(float).max
     jmin = comm.allreduce(float(np.min(nodal_values)) if nodal_values.size else big, op=MPI.MIN)
     jmax = comm.allreduce(float(np.max(nodal_values)) if nodal_values.size else -big, op=MPI.MAX)

@@ -82,6 +82,30 @@ class Kinetics:
     alpha_a: float = 0.5
     alpha_c: float = 0.5
     concentration_exponent: float = 0.0
+    nucleation_overpotential: float = 0.0  # V (magnitude); 0: Li already present
+    nucleation_width: float = 5e-3  # V, width of the smooth activation
+    active: bool = True  # False: a blocked surface (no reaction)
+    form: str = "butler-volmer"  # "butler-volmer" | "linear" | "tafel" (cathodic branch only)
+
+    def current(self, eta, f, exp, where=None):
+        """Reaction current density i_n(eta) [A/m^2], anodic positive, without concentration factor."""
+        i0 = self.exchange_current_density
+        if self.form == "linear":  # i_n = i0 (alpha_a + alpha_c) f eta
+            return i0 * (self.alpha_a + self.alpha_c) * f * eta
+        if self.form == "tafel":  # i_n = -i0 exp(-alpha_c f eta)
+            return -butler_volmer(eta, i0, 0.0, self.alpha_c, f, exp, where) - i0
+        return butler_volmer(eta, i0, self.alpha_a, self.alpha_c, f, exp, where)
+
+    def activation(self, eta, exp):
+        """Smooth nucleation switch a(eta) = 1 / (1 + exp((eta + eta_nuc)/w)) (plating: eta < 0).
+
+        A surface without Li carries no current until the cathodic overpotential exceeds the
+        nucleation overpotential eta_nuc (Pei et al., Nano Lett. 17 (2017) 1132; Oyakhire et al.,
+        Adv. Energy Mater. 10 (2020) 2002736); the logistic keeps the Jacobian smooth for Newton.
+        """
+        if self.nucleation_overpotential <= 0:
+            return 1.0
+        return 1.0 / (1.0 + exp((eta + self.nucleation_overpotential) / self.nucleation_width))
 
 
 @dataclass(frozen=True)
