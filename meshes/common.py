@@ -313,9 +313,10 @@ def make_periodic(gmsh, dim: int, box: tuple, eps: float) -> None:
 
 def size_fields(gmsh, dim: int, interfaces: list, h: float, h_fine: float, extent: float,
                 coating_surfaces: list | None = None, h_coat: float | None = None,
-                t: float = 0.0, algorithm3d: int = 1) -> None:
+                t: float = 0.0, algorithm3d: int = 1, curvature_cells: int = 16) -> None:
     """Distance+Threshold refinement: ``h_fine`` at the interfaces growing to ``h`` over 2 h; in a
-    resolved coating ``h_coat`` (a few cells across the shell)."""
+    resolved coating ``h_coat`` (a few cells across the shell); curved entities get at least
+    ``curvature_cells`` elements per 2π of turning (0 switches this off)."""
     f = gmsh.model.mesh.field
     key = "CurvesList" if dim == 2 else "SurfacesList"
     fields = []
@@ -343,7 +344,9 @@ def size_fields(gmsh, dim: int, interfaces: list, h: float, h_fine: float, exten
     opt = gmsh.option
     opt.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
     opt.setNumber("Mesh.MeshSizeFromPoints", 0)
-    opt.setNumber("Mesh.MeshSizeFromCurvature", 0)
+    opt.setNumber("Mesh.MeshSizeFromCurvature", int(curvature_cells))
+    if curvature_cells:
+        opt.setNumber("Mesh.MinimumCirclePoints", int(curvature_cells))
     opt.setNumber("Mesh.MeshSizeMax", h)
     opt.setNumber("Mesh.MeshSizeMin", min(h_fine, h_coat or h_fine))
     opt.setNumber("Mesh.Algorithm", 6)
@@ -373,7 +376,7 @@ def finish_mesh(gmsh, dim: int, tags: dict, lay: dict, extent: float) -> None:
                                + [f for s in SOLIDS for f in tags["facets"].get(f"{s}_coating", [])]))
         h_coat = lay["t_res"] / float(lay.get("coating_cells", 2))
     size_fields(gmsh, dim, tags["interfaces"], lay["h"], lay["h_fine"], extent, coat_surf, h_coat,
-                lay["t_res"], lay.get("algorithm3d", 1))
+                lay["t_res"], lay.get("algorithm3d", 1), lay.get("curvature_cells", 16))
     gmsh.model.mesh.generate(dim)
 
 

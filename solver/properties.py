@@ -93,7 +93,7 @@ class Kinetics:
         if self.form == "linear":  # i_n = i0 (alpha_a + alpha_c) f eta
             return i0 * (self.alpha_a + self.alpha_c) * f * eta
         if self.form == "tafel":  # i_n = -i0 exp(-alpha_c f eta)
-            return -butler_volmer(eta, i0, 0.0, self.alpha_c, f, exp, where) - i0
+            return butler_volmer(eta, i0, 0.0, self.alpha_c, f, exp, where) - i0
         return butler_volmer(eta, i0, self.alpha_a, self.alpha_c, f, exp, where)
 
     def activation(self, eta, exp):
