@@ -118,6 +118,7 @@ class SteadyCell:
         manufactured=None,
         surface_kinetics: dict | None = None,
         degree: int = 1,
+        transient: bool = False,
     ):
         t0 = time.perf_counter()
         self.comm = comm
@@ -160,7 +161,10 @@ class SteadyCell:
         self.load = fem.Constant(msh, 1.0)  # continuation parameter on the applied current/voltage
         self.c_hat.x.array[:] = 1.0
         unknowns = [self.c_hat, self.phi_hat]
-        dx = ufl.Measure("dx", domain=msh, subdomain_data=self.tm.cell_tags)
+        # One fixed quadrature degree for every volume integral: the salt and charge residuals share
+        # the term i_e (with grad(c)/c), and only an identical rule keeps the discrete identity
+        # "salt flux = (1 - t+) i_n / F at the surface" exact (UFL would estimate different degrees).
+        dx = ufl.Measure("dx", domain=msh, subdomain_data=self.tm.cell_tags, metadata={"quadrature_degree": 2 * degree + 2})
         ds = ufl.Measure("ds", domain=msh, subdomain_data=self.tm.facet_tags, metadata={"quadrature_degree": 4})
         self.dx, self.ds = dx, ds
         dx_e = dx(self.tm.tag("electrolyte"))
@@ -240,11 +244,27 @@ class SteadyCell:
             return out
 
         ph = physics(self.c_hat, self.phi_hat, self.psi_hat)
+        self.transient = transient
+        self.time = fem.Constant(msh, 0.0)  # t at the new time level [s]
+        if transient:
+            # Variable-step BDF2 (BDF1 on the first step): dc/dt ~ b0 c^{n+1} + b1 c^n + b2 c^{n-1},
+            # the b's carrying 1/dt; set by set_time_step().
+            P1c = self.c_hat.function_space
+            self.c_n, self.c_nm1 = fem.Function(P1c), fem.Function(P1c)
+            self.c_n.x.array[:] = 1.0
+            self.c_nm1.x.array[:] = 1.0
+            self.bdf = [fem.Constant(msh, 0.0) for _ in range(3)]
+            b0, b1, b2 = self.bdf
+            ph["forms"][0] += s_c * c0 * (b0 * self.c_hat + b1 * self.c_n + b2 * self.c_nm1) * v * dx_e
         if manufactured is not None:
             # Method of manufactured solutions: subtract the residual of the exact fields, so that
-            # they solve the continuous problem with the corresponding volume/surface sources.
-            c_ex, phi_ex, psi_ex = manufactured(ufl.SpatialCoordinate(msh))
+            # they solve the continuous problem with the corresponding volume/surface sources
+            # (in time with the exact dc/dt, so that the time-discretisation error remains).
+            exact = manufactured(ufl.SpatialCoordinate(msh), self.time)
+            c_ex, phi_ex, psi_ex = exact[:3]
             ex = physics(c_ex, phi_ex, psi_ex)
+            if transient:
+                ex["forms"][0] += s_c * c0 * exact[3] * v * dx_e
             ph["forms"] = [a - b for a, b in zip(ph["forms"], ex["forms"])]
         self.i_e, self.kappa, self.i_n, self.eta = ph["i_e"], ph["kappa"], ph["i_n"], ph["eta"]
         self.i_counter = ph.get("i_counter")
@@ -347,6 +367,23 @@ class SteadyCell:
                 self.psi_hat.x.array[:] = -i * asr / self.Vt
         for u in self.unknowns:
             u.x.scatter_forward()
+
+    def set_time_step(self, dt: float, dt_prev: float | None):
+        """BDF coefficients for the step t^n -> t^n + dt (BDF1 when there is no previous step)."""
+        if dt_prev is None:
+            coef = (1.0 / dt, -1.0 / dt, 0.0)
+        else:
+            w = dt / dt_prev
+            coef = ((1 + 2 * w) / (1 + w) / dt, -(1 + w) / dt, w * w / (1 + w) / dt)
+        for const, value in zip(self.bdf, coef):
+            const.value = value
+
+    def state(self) -> list[np.ndarray]:
+        return [u.x.array.copy() for u in self.unknowns] + [self.c_n.x.array.copy(), self.c_nm1.x.array.copy()]
+
+    def restore(self, saved: list[np.ndarray]):
+        for u, a in zip(self.unknowns + [self.c_n, self.c_nm1], saved):
+            u.x.array[:] = a
 
     def _build(self):
         if self._problem is None:

@@ -25,7 +25,7 @@ from licoat.solver.properties import Coating, Electrolyte, Fit, Kinetics, Operat
 W, L, T_COAT = 20e-6, 25e-6, 5e-6
 
 
-def exact(x):
+def exact(x, t=None):
     cx = ufl.cos(np.pi * x[0] / W)
     c = 1 + 0.2 * cx * (1 - x[1] / L) ** 2
     phi = (x[1] / L - 1) * (1 + 0.3 * cx)

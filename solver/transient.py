@@ -1,0 +1,132 @@
+"""Transient transport: variable-step BDF2 in time with adaptive steps and cut-back on failure.
+
+The salt balance gains ∂c/∂t (SteadyCell(..., transient=True)); charge conservation stays
+quasi-static (electroneutrality). Each step is a Newton solve of the coupled system. Step
+control: a step whose Newton solve fails is retried with half the step (from the saved state);
+accepted steps grow by at most ``growth`` and are limited so that the minimum surface
+concentration falls by at most ``max_surface_drop``·c0 per step, which resolves the approach
+to depletion (Sand's time) without a user-tuned schedule.
+
+Depletion: the first time the surface concentration reaches zero anywhere. Near it the
+concentration falls like c0 (1 - sqrt(t/t_s)); once c_min < ``depletion_fraction``·c0 the run
+extrapolates c_min(t) linearly to zero from the last two accepted steps and stops there.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from mpi4py import MPI
+
+from licoat.solver.electrochemistry import SolverError, SteadyCell
+
+
+@dataclass
+class TransientOptions:
+    duration: float  # s
+    dt_initial: float = 1e-2  # s
+    dt_max: float | None = None  # s (default duration / 20)
+    dt_min: float = 1e-9  # s
+    growth: float = 1.5
+    max_surface_drop: float = 0.05  # of c0 per step
+    depletion_fraction: float = 0.01  # extrapolate to zero below this c/c0
+    stop_at_depletion: bool = True
+
+
+@dataclass
+class TransientResult:
+    series: list[dict] = field(default_factory=list)
+    depletion_time_s: float | None = None
+    steps: int = 0
+    rejected_steps: int = 0
+    solve_s: float = 0.0
+
+
+def surface_concentration_min(cell: SteadyCell) -> float:
+    """Minimum nodal salt concentration [mol/m^3] on the electrolyte side of the plating surfaces."""
+    names = ["coating_electrolyte"] if cell.resolved else cell.surfaces
+    V = cell.c_hat.function_space
+    facets = cell.tm.facets(*names)
+    from dolfinx import fem
+
+    dofs = fem.locate_dofs_topological(V, cell.dim - 1, facets)
+    owned = dofs[dofs < V.dofmap.index_map.size_local]
+    local = float(cell.c_hat.x.array[owned].min()) if owned.size else np.inf
+    return cell.comm.allreduce(local, op=MPI.MIN) * cell.c0
+
+
+def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) -> TransientResult:
+    """March ``cell`` (built with transient=True) from c = c0 over ``opts.duration``."""
+    if not cell.transient:
+        raise ValueError("integrate() needs SteadyCell(..., transient=True)")
+    t_start = time.perf_counter()
+    problem = cell._build()
+    cell.initial_guess()
+    cell.c_n.x.array[:] = 1.0
+    cell.c_nm1.x.array[:] = 1.0
+    res = TransientResult()
+    dt_max = opts.dt_max or opts.duration / 20
+    t, dt, dt_prev = 0.0, min(opts.dt_initial, dt_max), None
+    prev = None  # (t, c_min) of the previous accepted step
+    while t < opts.duration * (1 - 1e-12):
+        dt = min(dt, opts.duration - t)
+        saved = cell.state()
+        cell.set_time_step(dt, dt_prev)
+        cell.time.value = t + dt
+        ok, reason = cell._newton(problem)
+        c_min = surface_concentration_min(cell) if ok else -np.inf
+        if not ok or c_min < -1e-6 * cell.c0:
+            # cut back: retry the step with half the size from the saved state
+            cell.restore(saved)
+            res.rejected_steps += 1
+            if prev is not None and c_min != -np.inf and c_min < 0 and prev[1] > 0:
+                # the step crossed depletion: locate it by linear interpolation in time
+                res.depletion_time_s = prev[0] + dt * prev[1] / (prev[1] - c_min)
+            dt /= 2
+            if dt < opts.dt_min:
+                worst = cell._worst_field(problem)
+                raise SolverError(
+                    f"transient Newton solve failed at t = {t:.6g} s (step {res.steps + 1}); step cut to "
+                    f"{dt:.3g} s < dt_min = {opts.dt_min:.3g} s: {reason or 'negative concentration'}; "
+                    f"largest residual in field '{worst}'"
+                )
+            if res.depletion_time_s is not None and opts.stop_at_depletion:
+                break
+            continue
+        # accept
+        t += dt
+        res.steps += 1
+        cell.c_nm1.x.array[:] = cell.c_n.x.array
+        cell.c_n.x.array[:] = cell.c_hat.x.array
+        record = {"time_s": t, "dt_s": dt, "surface_concentration_min_mol_m3": c_min}
+        m = cell.metrics()
+        p = m["plating"]
+        record.update({
+            "cell_voltage_V": m["cell_voltage_V"],
+            "current_density_mean_A_m2": p["current_density_mean_A_m2"],
+            "current_density_min_A_m2": p["current_density_min_A_m2"],
+            "current_density_max_A_m2": p["current_density_max_A_m2"],
+            "cv": p["cv"],
+        })
+        res.series.append(record)
+        if on_step is not None:
+            on_step(t, record)
+        if log is not None:
+            log.info("t = %.4g s (dt %.3g s): V = %.5g V, c_surface,min = %.4g mol/m3, cv = %.3g",
+                     t, dt, record["cell_voltage_V"], c_min, record["cv"])
+        if c_min < opts.depletion_fraction * cell.c0 and prev is not None:
+            slope = (c_min - prev[1]) / (t - prev[0])
+            if slope < 0:
+                res.depletion_time_s = t + c_min / -slope
+                if opts.stop_at_depletion:
+                    break
+        # next step size: growth limit and surface-concentration change limit
+        drop = (prev[1] - c_min) if prev is not None else (cell.c0 - c_min)
+        limit = opts.max_surface_drop * cell.c0 / drop * dt if drop > 0 else np.inf
+        prev = (t, c_min)
+        dt_prev = dt
+        dt = min(dt * opts.growth, limit, dt_max)
+    res.solve_s = time.perf_counter() - t_start
+    return res
