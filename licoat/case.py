@@ -158,6 +158,7 @@ class Study(Section):
     wavelength: Length | None = None
     amplitude: Length | None = None
     cells_per_wavelength: int = Field(32, ge=4, le=512)
+    half_space: bool = False  # true: the solid above Li is a half-space (closed-form set-up)
 
 
 class Case(Section):

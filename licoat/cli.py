@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     if args.command == "mesh":
-        from licoat.meshes.report import mesh_to_directory
+        from licoat.studies import mesh_to_directory
 
         try:
             info = mesh_to_directory(comm, case, Path(args.out))
@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     except SolverError as exc:
         _say(f"licoat: solver failed: {exc}", err=True)
         return EXIT_SOLVER
+    except ValueError as exc:  # physically inconsistent input found while setting up
+        _say(f"licoat: invalid input: {exc}", err=True)
+        return EXIT_INPUT
     _say(f"results: {out.resolve()}")
     return EXIT_OK
 

@@ -157,11 +157,28 @@ def solve_steady(comm, case: Case, tm) -> dict:
                          petsc_options=dict(s.petsc_options))
     g = case.geometry
     footprint = g.width if g.dim == 2 else g.width * (g.depth or g.width)
+    o = case.operation
+    duration = o.duration
+    if duration is None and o.capacity is not None:
+        if o.mode != "galvanostatic":
+            raise ValueError("operation.capacity needs operation.mode = 'galvanostatic' (use operation.duration)")
+        duration = o.capacity / abs(o.current_density)
+    transient = duration is not None
     cell = SteadyCell(comm, tm, el, kin, op, coating=coat, counter_kinetics=counter, options=opts,
-                      footprint_area=footprint, length_scale=g.electrolyte_thickness)
+                      footprint_area=footprint, length_scale=g.electrolyte_thickness, transient=transient,
+                      surface_kinetics=setup.surface_kinetics(case, tm))
     setup_s = time.perf_counter() - t0
-    log.info("problem: %s, coating %s", ", ".join(cell.surfaces), "none" if coat is None else f"{coat.name} ({coat.model})")
-    cell.solve()
+    log.info("problem: %s, coating %s%s", ", ".join(cell.surfaces), "none" if coat is None else f"{coat.name} ({coat.model})",
+             f", transient over {duration:.4g} s" if transient else ", steady")
+    series, depletion = None, None
+    if transient:
+        from licoat.solver.transient import TransientOptions, integrate
+
+        res = integrate(cell, TransientOptions(duration=duration, dt_initial=min(1e-2, duration / 100)), log=log)
+        series, depletion = res.series, res.depletion_time_s
+        cell.solve_s = res.solve_s
+    else:
+        cell.solve()
     m = cell.metrics()
     applied = case.operation.current_density
     if applied is None:
@@ -186,13 +203,35 @@ def solve_steady(comm, case: Case, tm) -> dict:
             "linear_iterations": m["linear_iterations"],
         },
     }
+    if transient:
+        summary["duration_s"] = series[-1]["time_s"] if series else 0.0
+        summary["depletion_time_s"] = depletion
+        summary["time_steps"] = len(series)
+        summary["_series"] = series
+    if "host" in tm.groups or "collector" in tm.groups:
+        from licoat.solver.host_metrics import host_uniformity
+
+        summary["host"] = host_uniformity(cell, host_thickness=g.host_thickness)
     summary["warnings"] = physics_warnings(case, coat, el, summary)
+    if transient and depletion is not None:
+        summary["warnings"].append(
+            f"the surface salt concentration reached zero at t = {depletion:.4g} s (depletion, Sand's time): "
+            "the run ended there; beyond it plating is transport-limited and dendritic growth is expected"
+        )
     summary["_cell"] = cell  # removed before writing
     return summary
 
 
 def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: str | None):
     cell = summary.pop("_cell", None)
+    series = summary.pop("_series", None)
+    if series and comm.rank == 0:
+        import csv
+
+        with open(directory / "timeseries.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(series[0]))
+            w.writeheader()
+            w.writerows(series)
     if cell is not None and case.output.fields:
         from dolfinx.io import VTXWriter
 

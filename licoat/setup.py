@@ -94,3 +94,35 @@ def kinetics(case: Case, bare: bool) -> Kinetics:
 def operation(case: Case) -> Operation:
     o = case.operation
     return Operation(o.mode, o.current_density, o.voltage, o.temperature, o.counter)
+
+
+def surface_kinetics(case: Case, tm) -> dict:
+    """Kinetics per plating surface: Li (anode) surfaces use the anode's; host and collector
+    surfaces use their material's nucleation overpotential (lithiophilicity) — lowered by a
+    lithiophilic coating whose material gives its own nucleation_overpotential."""
+    from licoat.solver.electrochemistry import plating_surfaces
+
+    out = {}
+    host = load_material(case.host.material)
+    coat = load_material(case.coating.material) if case.coating.material.lower() != "none" else None
+    for name in plating_surfaces(tm):
+        metal, contact = name.split("_")
+        bare = contact == "electrolyte" and coating_model(case) != "thin"
+        base = kinetics(case, bare=bare)
+        if metal == "anode":
+            out[name] = base
+            continue
+        # host / collector: Li must nucleate first
+        m = host if metal == "host" else load_material("Cu")
+        if metal == "host" and (host.get("electronic_conductivity", 0.0) or 0.0) < 1.0 and contact == "electrolyte":
+            from dataclasses import replace
+
+            out[name] = replace(base, active=False)  # insulating host without a lithiophilic coating
+            continue
+        eta_nuc = m.get("nucleation_overpotential", 0.0) or 0.0
+        if contact == "coating" and coat is not None and coat.has("nucleation_overpotential"):
+            eta_nuc = coat.value("nucleation_overpotential")
+        from dataclasses import replace
+
+        out[name] = replace(base, nucleation_overpotential=eta_nuc)
+    return out
