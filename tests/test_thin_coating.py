@@ -1,0 +1,47 @@
+"""Thin-film coating model against a resolved coating shell (2D, sinusoidal Li surface).
+
+A 20 nm film is far thinner than a tenth of the mesh size at the surface (0.5 um), the regime in
+which "auto" picks the thin model. The thin model (film = interface with ASR t/kappa_c in series
+with the Li|film kinetics) must reproduce the resolved shell (film meshed across its thickness)
+within 1 % in cell voltage and in the plating-current distribution (min, mean, max; cv to 2 %).
+"""
+
+import pytest
+from mpi4py import MPI
+
+from helpers import constant_electrolyte
+from licoat.case import validate
+from licoat.meshes import build_mesh
+from licoat.setup import coating_model
+from licoat.solver.electrochemistry import SteadyCell
+from licoat.solver.properties import Coating, Kinetics, Operation
+
+
+def solve(model):
+    comm = MPI.COMM_WORLD
+    p = dict(kind="sinusoid", dim=2, width=20e-6, electrolyte_thickness=30e-6, mesh_size=2e-6,
+             interface_mesh_size=0.5e-6, amplitude=4e-6, wavelength=20e-6, anode_thickness=5e-6,
+             coating_thickness=20e-9, coating_model=model)
+    tm = build_mesh(comm, p)
+    cell = SteadyCell(comm, tm, constant_electrolyte(), Kinetics(1000.0, 0.5, 0.5, 0.0),
+                      Operation("galvanostatic", 50.0, None, 298.15), coating=Coating("film", 20e-9, 1e-3, model),
+                      length_scale=30e-6)
+    return cell.solve().metrics()
+
+
+def test_thin_matches_resolved():
+    res, thin = solve("resolved"), solve("thin")
+    assert res["plating"]["cv"] > 0.05  # a genuinely non-uniform distribution
+    assert thin["cell_voltage_V"] == pytest.approx(res["cell_voltage_V"], rel=0.01)
+    for k in ("current_density_min_A_m2", "current_density_mean_A_m2", "current_density_max_A_m2"):
+        assert thin["plating"][k] == pytest.approx(res["plating"][k], rel=0.01), k
+    assert thin["plating"]["cv"] == pytest.approx(res["plating"]["cv"], rel=0.02)
+    assert thin["overpotentials_V"]["coating_ohmic"] == pytest.approx(res["overpotentials_V"]["coating_ohmic"], rel=0.01)
+
+
+def test_auto_picks_thin_below_a_tenth_of_the_surface_mesh_size():
+    base = {"coating": {"material": "LiPON", "thickness": "20 nm", "model": "auto"},
+            "geometry": {"mesh_size": "2 um", "interface_mesh_size": "0.5 um"}}
+    assert coating_model(validate(base)) == "thin"
+    base["coating"]["thickness"] = "100 nm"
+    assert coating_model(validate(base)) == "resolved"
