@@ -23,7 +23,7 @@ from licoat.solver import stability as st  # noqa: E402
 from licoat.solver.stability_plot import critical_ratio_vs_thickness  # noqa: E402
 
 
-def main(out_dir="."):
+def main(out_dir=str(pathlib.Path(__file__).resolve().parent / "results")):
     comm = MPI.COMM_WORLD
     out = pathlib.Path(out_dir)
     V_M, nu_e = 1.3e-5, 0.42
@@ -42,12 +42,16 @@ def main(out_dir="."):
                 print(f"nu_s={nu_s:4.2f} v={v:8.3g}  FEM r*={r['fem']:.5f}  closed={cf:.5f}  "
                       f"err={r['rel_err']:+.2e}  {r['regime']}  ({r['seconds']:.2f} s)")
     t_over_lambda = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 3.0]
-    mats = {
-        "polymer-like (G_s=G_Li, v=2)": (3.4e9, 0.33, 2 * V_M),
-        "PEO-like (v=3, nu=0.49)": (1e6, 0.49, 3 * V_M),
-        "Al2O3-like ALD (v=0)": (150e9, 0.24, 0.0),
-    }
-    data = critical_ratio_vs_thickness(comm, mats, G_e=3.4e9, nu_e=nu_e, V_M=V_M,
+    # the review's coatings, from the materials database (G, nu, V+ of each film; Li below)
+    from licoat.materials import load_material
+
+    li = load_material("Li")
+    mats = {}
+    for name in ("LiF", "Al2O3", "alucone", "Li3PO4"):
+        m = load_material(name)
+        mats[name] = (m.value("shear_modulus"), m.value("poisson_ratio"), m.value("li_partial_molar_volume"))
+    data = critical_ratio_vs_thickness(comm, mats, G_e=li.value("shear_modulus"), nu_e=li.value("poisson_ratio"),
+                                       V_M=li.value("molar_volume"),
                                        t_over_lambda=t_over_lambda,
                                        out_png=str(out / "critical_ratio_vs_thickness.png"))
     if comm.rank == 0:

@@ -152,6 +152,16 @@ class Mechanics(Section):
     stress_coupling: Literal["none", "monroe-newman"] = "none"
     stack_pressure: Q("Pa", ge=0) = 0.0
 
+    @model_validator(mode="after")
+    def _available(self):
+        # Stress-coupled plating runs are not implemented yet: refuse rather than silently ignore.
+        if self.enabled or self.stress_coupling != "none":
+            raise ValueError(
+                "mechanics.enabled / mechanics.stress_coupling: stress-coupled plating runs are not available in "
+                "this version; use [study] kind = 'stability' for the Monroe–Newman interface analysis"
+            )
+        return self
+
 
 class Study(Section):
     kind: Literal["run", "stability"] = "run"
