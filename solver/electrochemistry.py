@@ -119,6 +119,7 @@ class SteadyCell:
         surface_kinetics: dict | None = None,
         degree: int = 1,
         transient: bool = False,
+        mechanical_potential: dict | None = None,
     ):
         t0 = time.perf_counter()
         self.comm = comm
@@ -128,6 +129,8 @@ class SteadyCell:
         volumes = ["electrolyte"] + (["coating"] if tm.has("coating") else [])
         self.tm, _ = restrict(tm, volumes)
         surface_kinetics = surface_kinetics or {}
+        # surface -> UFL dmu [J/mol], or a callable(cell) returning one on cell.tm.mesh
+        self.mechanical_potential = dict(mechanical_potential or {})
         self.kin_of = {s: surface_kinetics.get(s, kinetics) for s in plating_surfaces(tm) if tm.has(s)}
         self.surfaces = [s for s, k in self.kin_of.items() if k.active]
         if not self.surfaces:
@@ -219,6 +222,13 @@ class SteadyCell:
                 cf = c_pos ** kin.concentration_exponent if liquid and kin.concentration_exponent else 1.0
                 phi_l = psi_hat if self.thin else phi_hat  # Li side of the film (thin) or the ionic phase
                 eta = (V_hat - phi_l) * self.Vt
+                dmu = self.mechanical_potential.get(name)
+                if callable(dmu):  # built against this problem's ionic submesh
+                    dmu = self.mechanical_potential[name] = dmu(self)
+                if dmu is not None:
+                    # Monroe–Newman: eta -> eta - dmu/F and i0 -> i0 exp((1 - alpha_a) dmu / RT)
+                    eta = eta - dmu / FARADAY
+                    cf = cf * ufl.exp((1 - kin.alpha_a) * dmu / (FARADAY * self.Vt))
                 i_kin = kin.activation(eta, ufl.exp) * bv(kin, eta, cf)
                 out["eta"][name] = eta
                 out["i_kin"][name] = i_kin
