@@ -351,7 +351,16 @@ class SteadyCell:
         if self.opts.linear_solver == "direct":
             opts.update(DIRECT)
         else:
-            opts.update({"ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_max_it": 500, "pc_type": "gamg"})
+            # GMRES + multiplicative field split: algebraic multigrid on the concentration and the
+            # potential blocks, point Jacobi on the small global/surface blocks (V, psi, lambda).
+            opts.update({
+                "ksp_type": "gmres", "ksp_rtol": 1e-8, "ksp_atol": 1e-14, "ksp_max_it": 1000,
+                "ksp_gmres_restart": 200, "ksp_norm_type": "unpreconditioned",
+                "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
+            })
+            for name in {self.SPLITS[n] for n in self._field_names()}:
+                opts[f"fieldsplit_{name}_ksp_type"] = "preonly"
+                opts[f"fieldsplit_{name}_pc_type"] = "jacobi" if name == "global" else "gamg"
         opts.update(self.opts.petsc_options)
         return opts
 
@@ -395,13 +404,41 @@ class SteadyCell:
         for u, a in zip(self.unknowns + [self.c_n, self.c_nm1], saved):
             u.x.array[:] = a
 
+    def _field_names(self) -> list[str]:
+        names = ["concentration", "potential"] + (["electrode_potential"] if self.galvanostatic else [])
+        return names + (["film_potential"] if self.thin else []) + (["salt_multiplier"] if self.lithium_counter else [])
+
     def _build(self):
         if self._problem is None:
             self._problem = NonlinearProblem(
                 self.forms, self.unknowns, bcs=self.bcs, petsc_options_prefix=f"licoat_steady_{id(self)}_",
                 petsc_options=self._petsc_options(), kind="mpi",
             )
+            if self.opts.linear_solver != "direct":
+                self._set_field_split(self._problem)
         return self._problem
+
+    SPLITS = {"concentration": "concentration", "potential": "potential", "film_potential": "potential",
+              "electrode_potential": "global", "salt_multiplier": "global"}
+
+    def _set_field_split(self, problem):
+        """Index sets for the field split in the blocked (kind="mpi") layout, where on every rank the
+        owned dofs of field 0, then field 1, ... are contiguous from the rank's ownership start.
+        Splits: concentration | potential (+ the thin film's surface potential, which is tightly
+        coupled to it through the film conductance) | global unknowns (V, salt multiplier)."""
+        from petsc4py import PETSc
+
+        offset = problem.A.getOwnershipRange()[0]
+        groups: dict[str, list[np.ndarray]] = {}
+        for name, u in zip(self._field_names(), self.unknowns):
+            n = u.function_space.dofmap.index_map.size_local * u.function_space.dofmap.index_map_bs
+            groups.setdefault(self.SPLITS[name], []).append(np.arange(offset, offset + n, dtype=PETSc.IntType))
+            offset += n
+        sets = [(g, PETSc.IS().createGeneral(np.concatenate(idx), comm=self.comm)) for g, idx in groups.items()]
+        pc = problem.solver.getKSP().getPC()
+        pc.setType("fieldsplit")
+        pc.setFieldSplitIS(*sets)
+        problem.solver.getKSP().setFromOptions()
 
     def solve(self):
         """Newton solve; on failure, continuation in the load (current or voltage) from the
