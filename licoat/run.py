@@ -152,7 +152,8 @@ def solve_steady(comm, case: Case, tm) -> dict:
     counter = setup.kinetics(case, bare=True)
     op = setup.operation(case)
     s = case.solver
-    linear = "direct" if s.linear_solver == "auto" else s.linear_solver
+    # auto: MUMPS LU in 2D, GMRES + field split with algebraic multigrid in 3D
+    linear = s.linear_solver if s.linear_solver != "auto" else ("iterative" if tm.dim == 3 else "direct")
     opts = SolverOptions(rtol=s.rtol, atol=s.atol, max_iterations=s.max_iterations, linear_solver=linear,
                          petsc_options=dict(s.petsc_options))
     g = case.geometry

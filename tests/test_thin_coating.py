@@ -45,3 +45,22 @@ def test_auto_picks_thin_below_a_tenth_of_the_surface_mesh_size():
     assert coating_model(validate(base)) == "thin"
     base["coating"]["thickness"] = "100 nm"
     assert coating_model(validate(base)) == "resolved"
+
+
+def test_iterative_field_split_matches_direct_3d():
+    """3D sinusoid, thin coating: GMRES + field split (GAMG) gives the direct (MUMPS) answer."""
+    from licoat.solver.electrochemistry import SolverOptions
+
+    comm = MPI.COMM_WORLD
+    out = {}
+    for ls in ("direct", "iterative"):
+        p = dict(kind="sinusoid", dim=3, width=20e-6, depth=20e-6, electrolyte_thickness=30e-6, mesh_size=4e-6,
+                 amplitude=3e-6, wavelength=20e-6, anode_thickness=5e-6, coating_thickness=20e-9, coating_model="thin")
+        tm = build_mesh(comm, p)
+        cell = SteadyCell(comm, tm, constant_electrolyte(), Kinetics(100.0, 0.5, 0.5, 0.0),
+                          Operation("galvanostatic", 50.0, None, 298.15), coating=Coating("film", 20e-9, 1e-5, "thin"),
+                          length_scale=30e-6, options=SolverOptions(linear_solver=ls))
+        out[ls] = cell.solve().metrics()
+    assert out["iterative"]["linear_iterations"] > out["iterative"]["newton_iterations"]  # really Krylov
+    assert out["iterative"]["cell_voltage_V"] == pytest.approx(out["direct"]["cell_voltage_V"], rel=1e-6)
+    assert out["iterative"]["plating"]["cv"] == pytest.approx(out["direct"]["plating"]["cv"], rel=1e-4)
