@@ -112,6 +112,9 @@ class Anode(MaterialSection):
 
 class Host(MaterialSection):
     material: str = "Cu"
+    # true: host and collector are equipotential (sigma >> kappa, e.g. Cu); false: electronic
+    # conduction in them is solved with the materials' electronic_conductivity (e.g. carbon)
+    equipotential: bool = True
 
 
 class Operation(Section):

@@ -167,7 +167,8 @@ def solve_steady(comm, case: Case, tm) -> dict:
     transient = duration is not None
     cell = SteadyCell(comm, tm, el, kin, op, coating=coat, counter_kinetics=counter, options=opts,
                       footprint_area=footprint, length_scale=g.electrolyte_thickness, transient=transient,
-                      surface_kinetics=setup.surface_kinetics(case, tm))
+                      surface_kinetics=setup.surface_kinetics(case, tm),
+                      metal_conductivity=setup.metal_conductivity(case, tm))
     setup_s = time.perf_counter() - t0
     log.info("problem: %s, coating %s%s", ", ".join(cell.surfaces), "none" if coat is None else f"{coat.name} ({coat.model})",
              f", transient over {duration:.4g} s" if transient else ", steady")

@@ -126,3 +126,19 @@ def surface_kinetics(case: Case, tm) -> dict:
 
         out[name] = replace(base, nucleation_overpotential=eta_nuc)
     return out
+
+
+def metal_conductivity(case: Case, tm) -> dict | None:
+    """Electronic conductivities of host and collector when they are not equipotential."""
+    if case.host.equipotential:
+        return None
+    out = {}
+    if "host" in tm.groups:
+        out["host"] = _prop(case.host, load_material(case.host.material), "electronic_conductivity")
+    if "collector" in tm.groups:
+        out["collector"] = load_material("Cu").value("electronic_conductivity")
+    insulating = [k for k, v in out.items() if not v or v < 1e-3]
+    if insulating:
+        raise ValueError(f"host.equipotential = false needs electronically conducting {', '.join(insulating)} "
+                         f"(host.material = '{case.host.material}' has no usable electronic_conductivity)")
+    return out or None

@@ -60,6 +60,22 @@ DIRECT = {
 }
 
 
+class SurfaceMeasure:
+    """``expr * m`` integrates over a plating surface that is a boundary (ds) of the unknowns'
+    mesh or, when a conducting host is resolved, an interior facet set (dS). All integrands are
+    continuous across it (P1 fields, constants), so the '+' side restriction is exact."""
+
+    def __init__(self, ds, dS, tag: int, interior: bool):
+        self.ds, self.dS, self.tag, self.interior = ds, dS, tag, interior
+
+    def __rmul__(self, expr):
+        if self.interior:
+            if isinstance(expr, (int, float)):
+                expr = ufl.as_ufl(float(expr))
+            return expr("+") * self.dS(self.tag)
+        return expr * self.ds(self.tag)
+
+
 class SolverError(RuntimeError):
     """Nonlinear solve failed; the message names the field and the reason."""
 
@@ -120,14 +136,18 @@ class SteadyCell:
         degree: int = 1,
         transient: bool = False,
         mechanical_potential: dict | None = None,
+        metal_conductivity: dict | None = None,
     ):
         t0 = time.perf_counter()
         self.comm = comm
         self.el, self.kin, self.op, self.coat = electrolyte, kinetics, operation, coating
         self.cnt = counter_kinetics or kinetics
         self.opts = options or SolverOptions()
-        volumes = ["electrolyte"] + (["coating"] if tm.has("coating") else [])
-        self.tm, _ = restrict(tm, volumes)
+        # Electronic conduction resolved in these metal volumes (sigma [S/m]); other metals are
+        # equipotential boundaries at the electrode potential V.
+        self.metal_sigma = {k: v for k, v in (metal_conductivity or {}).items() if tm.has(k)}
+        self.ionic_volumes = ["electrolyte"] + (["coating"] if tm.has("coating") else [])
+        self.tm, _ = restrict(tm, self.ionic_volumes + list(self.metal_sigma))
         surface_kinetics = surface_kinetics or {}
         # surface -> UFL dmu [J/mol], or a callable(cell) returning one on cell.tm.mesh
         self.mechanical_potential = dict(mechanical_potential or {})
@@ -170,19 +190,29 @@ class SteadyCell:
         dx = ufl.Measure("dx", domain=msh, subdomain_data=self.tm.cell_tags, metadata={"quadrature_degree": 2 * degree + 2})
         ds = ufl.Measure("ds", domain=msh, subdomain_data=self.tm.facet_tags, metadata={"quadrature_degree": 4})
         self.dx, self.ds = dx, ds
+        dS = ufl.Measure("dS", domain=msh, subdomain_data=self.tm.facet_tags, metadata={"quadrature_degree": 4})
+        self.sm = {n: SurfaceMeasure(ds, dS, self.tm.tag(n), self._is_interior(n)) for n in self.surfaces}
         dx_e = dx(self.tm.tag("electrolyte"))
         S = tuple(self.tm.tag(s) for s in self.surfaces)
         self.S = S
         ds_S = ds(S)
 
         tp, tdf = electrolyte.transference_number, electrolyte.thermodynamic_factor
-        if self.galvanostatic:
+        self.conducting = bool(self.metal_sigma)
+        if self.conducting:
+            # electrode potential field in the resolved metal; the current enters at the bottom
+            P1_s = fem.functionspace(msh, ("Lagrange", degree))
+            self.phis_hat = fem.Function(P1_s, name="metal_potential_scaled")
+            unknowns.append(self.phis_hat)
+            if not self.galvanostatic:
+                self.V_hat = fem.Constant(msh, operation.voltage / self.Vt)
+        if self.galvanostatic and not self.conducting:
             R = fem.functionspace(msh, basix.ufl.real_element(msh.basix_cell(), dtype=np.float64))
             self.V_hat = fem.Function(R, name="electrode_potential_scaled")
             unknowns.append(self.V_hat)
-        else:
+        elif not self.conducting:
             self.V_hat = fem.Constant(msh, operation.voltage / self.Vt)
-        V_hat = self.V_hat
+        V_hat = self.phis_hat if self.conducting else self.V_hat
         P1_psi = None
         self.psi_hat = None
         if self.thin:
@@ -239,7 +269,7 @@ class SteadyCell:
             # charge: div i = 0 in electrolyte and coating, i_n leaves through the plating surface
             F_phi = s_phi * ufl.inner(-i_e, ufl.grad(w)) * dx_e
             for name, i_n in out["i_n"].items():
-                F_phi -= s_phi * i_n * w * ds(self.tm.tag(name))
+                F_phi -= s_phi * i_n * w * self.sm[name]
             if self.resolved:
                 F_phi += s_phi * coating.ionic_conductivity * self.Vt * ufl.inner(ufl.grad(phi_hat), ufl.grad(w)) * dx(self.tm.tag("coating"))
             if self.lithium_counter:
@@ -249,7 +279,7 @@ class SteadyCell:
                 F_phi += -s_phi * out["i_counter"] * w * ds(top)
             forms = [F_c, F_phi]
             if self.thin:  # film current = kinetic current on the Li side of the film
-                forms.append(sum(s_phi * ell * (out["i_kin"][n] - out["i_n"][n]) * mu * ds(self.tm.tag(n)) for n in self.surfaces))
+                forms.append(sum(s_phi * ell * (out["i_kin"][n] - out["i_n"][n]) * mu * self.sm[n] for n in self.surfaces))
             out["forms"] = forms
             return out
 
@@ -283,20 +313,37 @@ class SteadyCell:
         # Pinned dofs (c inside the coating, psi off the surface) need a diagonal in the sparsity
         # pattern for their Dirichlet rows: a symbolic zero mass term provides it.
         self._zero = fem.Constant(msh, 0.0)
-        if self.resolved:
-            F_c += self._zero * self.c_hat * v * dx(self.tm.tag("coating"))
+        for vol in self.ionic_volumes[1:] + list(self.metal_sigma):
+            F_c += self._zero * self.c_hat * v * dx(self.tm.tag(vol))
+        for vol in self.metal_sigma:
+            F_phi += self._zero * self.phi_hat * w * dx(self.tm.tag(vol))
         forms = [F_c, F_phi]
 
         # Footprint (projected) area for the galvanostatic constraint
         one = fem.Constant(msh, 1.0)
         self._one = one
-        self.area_S = self._integrate(one * ds_S)
+        self.area_S = sum(self._integrate(one * self.sm[n]) for n in self.surfaces)
+        if self.conducting:
+            # electronic conduction in the metal: div(-sigma grad phi_s) = 0, i_n leaves through S,
+            # the applied current leaves through the bottom (galvanostatic) or phi_s = V there
+            ws = ufl.TestFunction(self.phis_hat.function_space)
+            sigma_ref = max(self.metal_sigma.values())
+            s_s = 1.0 / (sigma_ref * self.Vt * ell ** (d - 2))
+            F_s = sum(s_s * sig * self.Vt * ufl.inner(ufl.grad(self.phis_hat), ufl.grad(ws)) * dx(self.tm.tag(vol))
+                      for vol, sig in self.metal_sigma.items())
+            F_s += sum(s_s * self.i_n[n] * ws * self.sm[n] for n in self.surfaces)
+            for vol in self.ionic_volumes:
+                F_s += self._zero * self.phis_hat * ws * dx(self.tm.tag(vol))
+            if self.galvanostatic:
+                F_s += s_s * self.load * operation.current_density * ws * ds(self.tm.tag("bottom"))
         self.footprint = footprint_area if footprint_area is not None else self._integrate(one * ds(top))
-        if self.galvanostatic:
+        if self.galvanostatic and not self.conducting:
             q = ufl.TestFunction(self.V_hat.function_space)
             i_app = operation.current_density
             forms.append(sum(s_v * (self.i_n[n] + self.load * i_app * self.footprint / self.area_S) * q * ds(self.tm.tag(n))
                              for n in self.surfaces))
+        if self.conducting:
+            forms.insert(2, F_s)  # unknown order: c, phi, phi_s, [V], [psi], [lambda]
         if self.thin:
             forms.append(ph["forms"][2] + self._zero * self.psi_hat * mu * dx)
         if self.lithium_counter:
@@ -313,12 +360,23 @@ class SteadyCell:
             top_facets = self.tm.facets("top")
             bcs.append(fem.dirichletbc(one_, fem.locate_dofs_topological(P1, fdim, top_facets), P1))
             bcs.append(fem.dirichletbc(zero, fem.locate_dofs_topological(P1_phi, fdim, top_facets), P1_phi))
-        if self.resolved:
-            # c has no meaning inside the coating: pin its dofs that no electrolyte cell touches
-            e_dofs = np.unique(P1.dofmap.list[self.tm.cells("electrolyte")].ravel())
-            all_dofs = np.arange(P1.dofmap.index_map.size_local + P1.dofmap.index_map.num_ghosts, dtype=np.int32)
-            pinned = np.setdiff1d(all_dofs, e_dofs).astype(np.int32)
-            bcs.append(fem.dirichletbc(one_, pinned, P1))
+        all_dofs = np.arange(P1.dofmap.index_map.size_local + P1.dofmap.index_map.num_ghosts, dtype=np.int32)
+
+        def outside(space, volumes):
+            """Dofs that no cell of ``volumes`` touches (where a field has no meaning: pinned)."""
+            inside = np.unique(space.dofmap.list[self.tm.cells(*volumes)].ravel())
+            return np.setdiff1d(all_dofs, inside).astype(np.int32)
+
+        if self.resolved or self.conducting:
+            # c only in the electrolyte, phi only in electrolyte + coating
+            bcs.append(fem.dirichletbc(one_, outside(P1, ["electrolyte"]), P1))
+        if self.conducting:
+            bcs.append(fem.dirichletbc(zero, outside(P1_phi, self.ionic_volumes), P1_phi))
+            P1_s = self.phis_hat.function_space
+            bcs.append(fem.dirichletbc(zero, outside(P1_s, list(self.metal_sigma)), P1_s))
+            if not self.galvanostatic:
+                bottom = fem.locate_dofs_topological(P1_s, fdim, self.tm.facets("bottom"))
+                bcs.append(fem.dirichletbc(self.V_hat, bottom, P1_s))
         if self.thin:
             s_dofs = fem.locate_dofs_topological(P1_psi, fdim, self.tm.facets(*self.surfaces))
             all_dofs = np.arange(P1.dofmap.index_map.size_local + P1.dofmap.index_map.num_ghosts, dtype=np.int32)
@@ -334,6 +392,15 @@ class SteadyCell:
         self.linear_iterations = 0
 
     # ------------------------------------------------------------------ helpers
+    def _is_interior(self, name: str) -> bool:
+        """True if the facet group lies inside the unknowns' mesh (a resolved metal on one side)."""
+        d = self.tm.mesh.topology.dim
+        f2c = self.tm.mesh.topology.connectivity(d - 1, d)
+        facets = self.tm.facets(name)
+        n_local = self.tm.mesh.topology.index_map(d - 1).size_local
+        two = sum(1 for f in facets if f < n_local and len(f2c.links(f)) == 2)
+        return self.comm.allreduce(two, op=MPI.SUM) > 0
+
     def _integrate(self, form) -> float:
         return self.comm.allreduce(fem.assemble_scalar(fem.form(form)), op=MPI.SUM)
 
@@ -372,13 +439,19 @@ class SteadyCell:
             self.psi_hat.x.array[:] = 0.0
         if self.lithium_counter:
             self.lam.x.array[:] = 0.0
+        if self.conducting and not self.galvanostatic:
+            self.phis_hat.x.array[:] = float(self.V_hat.value)
         if self.galvanostatic:
             # 1D estimate: kinetic + film + electrolyte ohmic drops at the mean surface current
             i = load * self.op.current_density * self.footprint / self.area_S
             i0 = self.kin.exchange_current_density
             eta = 2 * self.Vt * np.arcsinh(i / (2 * i0))
             asr = self.coat.area_specific_resistance if self.coat is not None else 0.0
-            self.V_hat.x.array[:] = -(eta + i * asr) / self.Vt
+            V0 = -(eta + i * asr) / self.Vt
+            if self.conducting:
+                self.phis_hat.x.array[:] = V0
+            else:
+                self.V_hat.x.array[:] = V0
             if self.resolved:  # the film drop sits in the coating: start phi there at -i ASR
                 cdofs = np.unique(self.phi_hat.function_space.dofmap.list[self.tm.cells("coating")].ravel())
                 self.phi_hat.x.array[cdofs] = -i * asr / self.Vt
@@ -405,7 +478,8 @@ class SteadyCell:
             u.x.array[:] = a
 
     def _field_names(self) -> list[str]:
-        names = ["concentration", "potential"] + (["electrode_potential"] if self.galvanostatic else [])
+        names = ["concentration", "potential"] + (["metal_potential"] if self.conducting else [])
+        names += ["electrode_potential"] if self.galvanostatic and not self.conducting else []
         return names + (["film_potential"] if self.thin else []) + (["salt_multiplier"] if self.lithium_counter else [])
 
     def _build(self):
@@ -419,6 +493,7 @@ class SteadyCell:
         return self._problem
 
     SPLITS = {"concentration": "concentration", "potential": "potential", "film_potential": "potential",
+              "metal_potential": "metal",
               "electrode_potential": "global", "salt_multiplier": "global"}
 
     def _set_field_split(self, problem):
@@ -501,8 +576,7 @@ class SteadyCell:
 
     def _worst_field(self, problem) -> str:
         """Name of the field whose (scaled) residual block is largest at the last iterate."""
-        names = ["concentration", "potential"] + (["electrode_potential"] if self.galvanostatic else [])
-        names += (["film_potential"] if self.thin else []) + (["salt_multiplier"] if self.lithium_counter else [])
+        names = self._field_names()
         norms = []
         for form in self.forms:
             b = fem.assemble_vector(fem.form(form))
@@ -515,6 +589,8 @@ class SteadyCell:
     @property
     def cell_voltage(self) -> float:
         """Plating-electrode potential minus the top boundary's (reservoir or Li counter at 0 V) [V]."""
+        if self.conducting and self.galvanostatic:  # mean metal potential where the current leaves
+            return self._surface_mean(self.phis_hat, ["bottom"]) * self.Vt
         if self.galvanostatic:
             return self._real_value(self.V_hat) * self.Vt
         return float(self.V_hat.value) * self.Vt
@@ -554,6 +630,8 @@ class SteadyCell:
         """Area mean of a continuous expression over facet groups (exterior or interior facets)."""
         from licoat.solver.metrics import integrate
 
+        if all(n in self.sm for n in names):
+            return sum(self._integrate(expr * self.sm[n]) for n in names) / sum(self._integrate(self._one * self.sm[n]) for n in names)
         tags = tuple(self.tm.tag(n) for n in names)
         if "coating_electrolyte" in names:  # interior facets of the ionic mesh
             dS = ufl.Measure("dS", domain=self.tm.mesh, subdomain_data=self.tm.facet_tags)(tags)
@@ -569,13 +647,13 @@ class SteadyCell:
         self._interpolate_surface(self.plating_current, j)
         n_owned = self.c_hat.function_space.dofmap.index_map.size_local
         s_owned = self.S_dofs[self.S_dofs < n_owned]
-        plating = uniformity(self.comm, [(self.plating_current[n], self.ds(self.tm.tag(n))) for n in self.surfaces],
+        plating = uniformity(self.comm, [(self.plating_current[n], self.sm[n]) for n in self.surfaces],
                              j.x.array[s_owned])
 
         Vt = self.Vt
         V = self.cell_voltage
         phi = self.phi_hat * Vt
-        eta_w = sum(self._integrate(self.eta[n] * self.ds(self.tm.tag(n))) for n in self.surfaces) / self.area_S
+        eta_w = sum(self._integrate(self.eta[n] * self.sm[n]) for n in self.surfaces) / self.area_S
         phi_S = self._surface_mean(phi, self.surfaces)
         gamma = ["coating_electrolyte"] if self.resolved else self.surfaces
         phi_G = self._surface_mean(phi, gamma) if self.resolved else phi_S

@@ -85,8 +85,7 @@ def host_uniformity(cell, n_bins: int = 10, host_thickness: float | None = None)
     d = msh.topology.dim
     z = ufl.SpatialCoordinate(msh)[d - 1]
     one = fem.Constant(msh, 1.0)
-    ds = ufl.Measure("ds", domain=msh, subdomain_data=cell.tm.facet_tags, metadata={"quadrature_degree": 6})
-    pieces = [(cell.plating_current[n], ds(cell.tm.tag(n))) for n in cell.surfaces]
+    pieces = [(cell.plating_current[n], cell.sm[n]) for n in cell.surfaces]
 
     # --- whole-surface mean and active fraction
     area = sum(_integrate(comm, fem.form(one * m)) for _, m in pieces)

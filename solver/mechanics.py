@@ -1,0 +1,528 @@
+"""Elasticity of the solid part of a cell and the Monroe–Newman interface chemical potential Δμ.
+
+References: ``/work/shared/reference/mechanics.md`` ("Elasticity", "Stress-coupled kinetics");
+Monroe & Newman, J. Electrochem. Soc. 152 (2005) A396.
+
+Elasticity (:func:`solve_elasticity`)
+    Isotropic linear elasticity, ``sigma = 2 G eps + lambda tr(eps) I`` (plane strain in 2D), solved on the
+    SOLID cells only — a submesh (:func:`licoat.solver.submesh.restrict`) of ``anode`` (Li), ``coating``
+    (resolved model), ``host`` and ``collector``. The electrolyte is a liquid: it carries only its pressure.
+    G and nu are DG0 fields, one value per region. Boundary conditions:
+
+    * ``bottom``: vertical displacement 0;
+    * lateral sides ``left``/``right`` (and ``front``/``back`` in 3D): zero normal displacement (symmetry
+      planes; with the two bottom/side conditions no rigid mode is left). ``lateral="pressure"`` keeps
+      ``left``/``front`` as symmetry planes and loads ``right``/``back`` with the stack pressure instead
+      (the quarter block of a body under all-round pressure);
+    * every solid face that touches the liquid (``*_electrolyte``, ``coating_electrolyte``, a thin-model
+      ``*_coating`` with no coating volume) and any solid part of ``top``: traction ``-p n`` with p the
+      stack pressure — the separator / liquid transmits the stack pressure as a hydrostatic load.
+
+    Solved non-dimensionally (moduli and load divided by the largest G; the displacement is unchanged)
+    with MUMPS LU; a non-converged or non-finite solve raises ``RuntimeError``.
+
+Interface potential (:func:`interface_potential`, :func:`mean_delta_mu`)
+    On the facet group ``surface`` (``"<metal>_<upper>"``, e.g. ``anode_coating``, ``anode_electrolyte``)::
+
+        z Δμ = (V_M − V_+)/2 (p_e + p_s) + (V_M + V_+)/2 (τ_e − τ_s) − (V_M + V_+)/2 γ κ
+        p = −(σ_tt + σ_nn)/2,  τ = (σ_nn − σ_tt)/2,  σ_nn = n·σ·n
+
+    in the interface frame (n the interface normal; the sign of n does not matter). In 2D σ_tt is the
+    in-plane tangential normal stress (``tr σ − σ_nn``, plane-strain σ_zz excluded, as mechanics.md
+    requires); in 3D σ_tt is the mean of the two tangential normal stresses, ``(tr σ − σ_nn)/2``. ``e`` is
+    the metal below (Li; for a host/collector surface its own stress), ``s`` the solid above when it is a
+    resolved coating (one-sided restrictions of an interior-facet integral with DG0 region indicators, as
+    in :mod:`licoat.solver.stability`); on a surface that faces the liquid (bare, or thin-model coating
+    whose mechanics is not resolved) ``p_s`` = the liquid pressure (default: the stack pressure) and
+    ``τ_s = 0``. ``κ`` defaults to 0 (no surface-tension term); it can be given as a callable of the
+    coordinates (numpy, shape (3, n), e.g. ``κ = −h'' = A k² cos kx`` for ``h = A cos kx``) or as a UFL
+    expression on ``state.mesh`` (use ``state.x``), and is interpolated into P2 on the solid submesh.
+    Positive Δμ raises the Li+ / Li electrochemical potential of the metal side: in Butler–Volmer
+    ``η = φ_s − φ_l − Δμ/F`` (and ``i0 → i0 exp((1 − α_a) Δμ / RT)``), so a region with higher Δμ plates
+    more; a curved peak (γκ > 0) has lower Δμ and plates less.
+
+    :func:`interface_potential` returns a P1 Function on the PARENT mesh ``tm.mesh`` whose values at the
+    surface vertices are the lumped L2 projection of Δμ over the surface facets
+    (``Σ ∫ Δμ φ_i / Σ ∫ φ_i``) and zero at every other vertex; :func:`to_submesh` moves it onto a space of
+    another submesh (e.g. the electrochemistry's ionic submesh); :func:`mechanical_potential_hook` gives
+    the callables that ``SteadyCell(mechanical_potential=...)`` accepts.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from licoat import import_stack
+
+import_stack()
+from mpi4py import MPI  # noqa: E402
+from petsc4py import PETSc  # noqa: E402
+
+import dolfinx  # noqa: E402
+import dolfinx.fem  # noqa: E402
+import dolfinx.fem.petsc  # noqa: E402
+import dolfinx.la  # noqa: E402
+import ufl  # noqa: E402
+
+from licoat.meshes.common import TaggedMesh  # noqa: E402
+from licoat.solver import elasticity as el  # noqa: E402
+from licoat.solver.submesh import restrict  # noqa: E402
+
+__all__ = [
+    "Solid",
+    "ElasticState",
+    "SOLID_REGIONS",
+    "solve_elasticity",
+    "interface_potential",
+    "mean_delta_mu",
+    "interface_stress_means",
+    "delta_mu_expression",
+    "to_submesh",
+    "mechanical_potential_hook",
+]
+
+#: Volumes that are solids (the electrolyte is a liquid).
+SOLID_REGIONS = ("anode", "coating", "host", "collector")
+
+_MUMPS = {
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+    "ksp_error_if_not_converged": True,
+}
+
+
+@dataclass(frozen=True)
+class Solid:
+    """An isotropic solid: shear modulus G [Pa], Poisson ratio nu [-], Li+ partial molar volume V_plus
+    [m^3/mol] in that solid (unused for Li itself)."""
+
+    G: float
+    nu: float
+    V_plus: float = 0.0
+
+    def __post_init__(self):
+        if not self.G > 0:
+            raise ValueError(f"shear modulus G = {self.G!r} Pa must be positive")
+        if not -1.0 < self.nu < 0.5:
+            raise ValueError(f"Poisson ratio nu = {self.nu!r} must lie in (-1, 0.5)")
+
+
+@dataclass
+class ElasticState:
+    """Solution of :func:`solve_elasticity` (all fields live on the solid submesh ``tm.mesh``)."""
+
+    comm: MPI.Comm
+    parent: TaggedMesh  # the full tagged mesh
+    tm: TaggedMesh  # the solid submesh
+    cell_map: object  # EntityMap sub -> parent cells
+    u: dolfinx.fem.Function  # displacement [m]
+    G: dolfinx.fem.Function  # DG0 shear modulus [Pa]
+    nu: dolfinx.fem.Function  # DG0 Poisson ratio
+    regions: list[str]
+    solids: dict
+    stack_pressure: float
+    liquid_pressure: float
+    degree: int
+    lateral: str
+    solve_s: float = 0.0
+    _ind: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def mesh(self):
+        return self.tm.mesh
+
+    @property
+    def x(self):
+        """SpatialCoordinate of the solid submesh (for UFL curvature expressions)."""
+        return ufl.SpatialCoordinate(self.mesh)
+
+    @property
+    def dim(self) -> int:
+        return self.mesh.topology.dim
+
+    @property
+    def sigma(self):
+        """Cauchy stress [Pa] (UFL, plane strain in 2D)."""
+        return el.sigma(self.u, self.G, self.nu)
+
+    @property
+    def dofs(self) -> int:
+        V = self.u.function_space
+        return V.dofmap.index_map.size_global * V.dofmap.index_map_bs
+
+    def indicator(self, region: str) -> dolfinx.fem.Function:
+        """DG0 field = 1 on the cells of ``region`` (ghosts included), 0 elsewhere."""
+        if region not in self._ind:
+            self._ind[region] = el.dg0_field(self.mesh, [self.tm.cells(region)], [1.0], name=f"is_{region}")
+        return self._ind[region]
+
+    def integrate(self, form) -> float:
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(form)), op=MPI.SUM)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Elasticity
+# ----------------------------------------------------------------------------------------------------
+def _loaded_groups(tm: TaggedMesh, regions: list[str]) -> list[str]:
+    """Facet groups of solid faces that touch the liquid (plus ``top``)."""
+    out = []
+    for name, (d, _) in tm.groups.items():
+        if d != tm.dim - 1:
+            continue
+        parts = name.split("_")
+        if len(parts) != 2:
+            continue
+        a, b = parts
+        if a in regions or a == "coating":
+            if b == "electrolyte" or (b == "coating" and "coating" not in regions):
+                out.append(name)
+    if "top" in tm.groups:
+        out.append("top")
+    return sorted(set(out))
+
+
+def solve_elasticity(
+    comm,
+    tm: TaggedMesh,
+    solids: dict[str, Solid],
+    stack_pressure: float,
+    *,
+    liquid_pressure: float | None = None,
+    degree: int = 2,
+    lateral: str = "symmetry",
+) -> ElasticState:
+    """Linear elasticity on the solid cells of ``tm`` under a stack pressure transmitted by the liquid.
+
+    ``solids`` maps each solid volume present in ``tm`` (``anode``, resolved ``coating``, ``host``,
+    ``collector``) to its :class:`Solid`. ``stack_pressure`` [Pa] (compressive positive) is applied as
+    the traction ``-p n`` on every solid face that touches the liquid and on solid parts of ``top``.
+    ``liquid_pressure`` [Pa] is the liquid's pressure used as p_s on bare surfaces in Δμ (default: the
+    stack pressure). ``lateral``: ``"symmetry"`` (zero normal displacement on all lateral faces,
+    i.e. laterally constrained) or ``"pressure"`` (``left``/``front`` symmetry, ``right``/``back`` loaded
+    by the stack pressure). See the module docstring for the model.
+    """
+    t0 = time.perf_counter()
+    if lateral not in ("symmetry", "pressure"):
+        raise ValueError(f"lateral = '{lateral}' must be 'symmetry' or 'pressure'")
+    regions = [r for r in SOLID_REGIONS if r in tm.groups and tm.groups[r][0] == tm.dim and tm.has(r)]
+    if not regions:
+        raise ValueError(f"mesh has no solid volume (one of {SOLID_REGIONS}); has {sorted(tm.groups)}")
+    missing = [r for r in regions if r not in solids]
+    if missing:
+        raise KeyError(f"no Solid given for the solid volume(s) {missing} (given: {sorted(solids)})")
+    sub, cell_map = restrict(tm, regions)
+    msh = sub.mesh
+    d = msh.topology.dim
+    fdim = d - 1
+    msh.topology.create_connectivity(fdim, d)
+
+    G_ref = max(solids[r].G for r in regions)
+    V0 = el.dg0_space(msh)
+    cell_sets = [sub.cells(r) for r in regions]
+    G = el.dg0_field(msh, cell_sets, [solids[r].G for r in regions], name="shear_modulus", space=V0)
+    nu = el.dg0_field(msh, cell_sets, [solids[r].nu for r in regions], name="poisson_ratio", space=V0)
+    G_hat = el.dg0_field(msh, cell_sets, [solids[r].G / G_ref for r in regions], name="G_hat", space=V0)
+    # every solid cell must carry a material
+    n_cells = msh.topology.index_map(d).size_local
+    covered = np.zeros(msh.topology.index_map(d).size_local + msh.topology.index_map(d).num_ghosts, bool)
+    for c in cell_sets:
+        covered[c] = True
+    if comm.allreduce(int(np.count_nonzero(~covered[:n_cells])), op=MPI.SUM):
+        raise RuntimeError("some solid cells carry no region tag")
+
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", degree, (d,)))
+    zero = PETSc.ScalarType(0)
+
+    def count(name):
+        return comm.allreduce(int(sub.facets(name).size), op=MPI.SUM) if name in sub.groups else 0
+
+    bcs = []
+    bottom = sub.facets("bottom")
+    if count("bottom") == 0:
+        raise ValueError("no solid facet on 'bottom': the vertical rigid mode cannot be removed")
+    bcs.append(
+        dolfinx.fem.dirichletbc(zero, dolfinx.fem.locate_dofs_topological(V.sub(d - 1), fdim, bottom), V.sub(d - 1))
+    )
+    pairs = [("left", "right", 0)] + ([("front", "back", 1)] if d == 3 else [])
+    loaded_sides = []
+    for lo, hi, axis in pairs:
+        if count(lo) == 0:
+            raise ValueError(f"no solid facet on '{lo}': the rigid mode along axis {axis} cannot be removed")
+        names = [lo] if lateral == "pressure" else [lo, hi]
+        if lateral == "pressure":
+            loaded_sides.append(hi)
+        for nm in names:
+            facets = sub.facets(nm)
+            dofs = dolfinx.fem.locate_dofs_topological(V.sub(axis), fdim, facets)
+            bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(axis)))
+
+    loaded = _loaded_groups(sub, regions) + loaded_sides
+    tags = tuple(sub.tag(n) for n in loaded if n in sub.groups)
+    ds = ufl.Measure("ds", domain=msh, subdomain_data=sub.facet_tags)
+    u, w = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = ufl.inner(el.sigma(u, G_hat, nu), el.epsilon(w)) * ufl.dx
+    p_hat = dolfinx.fem.Constant(msh, PETSc.ScalarType(stack_pressure / G_ref))
+    nrm = ufl.FacetNormal(msh)
+    if tags:
+        L = ufl.inner(-p_hat * nrm, w) * ds(tags)
+    else:
+        L = ufl.inner(dolfinx.fem.Constant(msh, np.zeros(d, dtype=PETSc.ScalarType)), w) * ufl.dx
+    problem = dolfinx.fem.petsc.LinearProblem(
+        a,
+        L,
+        bcs=bcs,
+        petsc_options_prefix=f"licoat_mech_{uuid.uuid4().hex[:12]}_",
+        petsc_options=dict(_MUMPS),
+    )
+    uh = problem.solve()
+    if isinstance(uh, tuple):  # some DOLFINx versions return (u, reason, its)
+        uh = uh[0]
+    reason = problem.solver.getConvergedReason()
+    if reason <= 0:
+        raise RuntimeError(f"elasticity solve did not converge (KSP reason {reason})")
+    ok = bool(np.all(np.isfinite(uh.x.array)))
+    if not comm.allreduce(ok, op=MPI.LAND):
+        raise RuntimeError("elasticity solve gave non-finite displacements")
+    uh.name = "displacement"
+    lp = float(stack_pressure if liquid_pressure is None else liquid_pressure)
+    return ElasticState(
+        comm=comm, parent=tm, tm=sub, cell_map=cell_map, u=uh, G=G, nu=nu, regions=regions, solids=dict(solids),
+        stack_pressure=float(stack_pressure), liquid_pressure=lp, degree=degree, lateral=lateral,
+        solve_s=time.perf_counter() - t0,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Interface stresses and Δμ
+# ----------------------------------------------------------------------------------------------------
+def _frame(s, n, d):
+    """(p, tau, snn, stt) of a stress tensor in the interface frame (see module docstring)."""
+    snn = ufl.dot(n, ufl.dot(s, n))
+    tr = ufl.tr(s)
+    stt = tr - snn if d == 2 else (tr - snn) / 2.0
+    return -(stt + snn) / 2.0, (snn - stt) / 2.0, snn, stt
+
+
+def _split(surface: str, state: ElasticState) -> tuple[str, str | None]:
+    parts = surface.split("_")
+    if len(parts) != 2 or surface not in state.parent.groups:
+        raise KeyError(f"'{surface}' is not an interface facet group of the mesh (has {sorted(state.parent.groups)})")
+    e, s = parts
+    if e not in state.regions:
+        raise ValueError(f"surface '{surface}': '{e}' is not a solid volume of the mesh")
+    return e, (s if s in state.regions else None)
+
+
+def _curvature(state: ElasticState, curvature):
+    if curvature is None:
+        return None
+    P2 = dolfinx.fem.functionspace(state.mesh, ("Lagrange", 2))
+    k = dolfinx.fem.Function(P2, name="curvature")
+    if isinstance(curvature, (int, float)):
+        k.x.array[:] = float(curvature)
+    elif isinstance(curvature, ufl.core.expr.Expr):
+        k.interpolate(dolfinx.fem.Expression(curvature, P2.element.interpolation_points))
+    elif callable(curvature):
+        k.interpolate(curvature)
+    else:
+        raise TypeError("curvature must be None, a number, a UFL expression on state.mesh or a callable(x)")
+    k.x.scatter_forward()
+    return k
+
+
+def delta_mu_expression(state: ElasticState, surface: str, *, V_M: float, V_plus: float, gamma: float = 0.0,
+                        curvature=None, z: int = 1, parts: bool = False):
+    """UFL integrand pieces of Δμ on ``surface``: ``[(expr_ds, ds_measure), (expr_dS, dS_measure)]``.
+
+    The exterior-facet piece is the metal against the liquid (p_s = liquid pressure, τ_s = 0); the
+    interior-facet piece is the metal against a resolved solid (one-sided restrictions). With
+    ``parts=True`` each expression is replaced by a dict of p_e, p_s, tau_e, tau_s, snn_e, stt_e, snn_s,
+    stt_s, delta_mu (J/mol) expressions.
+    """
+    e, s = _split(surface, state)
+    d = state.dim
+    sub = state.tm
+    if surface not in sub.groups:
+        raise KeyError(f"surface '{surface}' is not on the solid submesh")
+    tag = sub.tag(surface)
+    msh = state.mesh
+    qd = {"quadrature_degree": 2 * state.degree + 2}
+    ds = ufl.Measure("ds", domain=msh, subdomain_data=sub.facet_tags, metadata=qd)(tag)
+    dS = ufl.Measure("dS", domain=msh, subdomain_data=sub.facet_tags, metadata=qd)(tag)
+    sig = state.sigma
+    n = ufl.FacetNormal(msh)
+    kap = _curvature(state, curvature)
+    a_p = (V_M - V_plus) / (2.0 * z)
+    a_t = (V_M + V_plus) / (2.0 * z)
+
+    def combine(p_e, p_s, t_e, t_s, k):
+        out = a_p * (p_e + p_s) + a_t * (t_e - t_s)
+        if k is not None and gamma:
+            out = out - a_t * gamma * k
+        return out
+
+    # exterior facets: metal | liquid
+    p_e, t_e, snn_e, stt_e = _frame(sig, n, d)
+    p_l = dolfinx.fem.Constant(msh, PETSc.ScalarType(state.liquid_pressure))
+    zero = dolfinx.fem.Constant(msh, PETSc.ScalarType(0.0))
+    ext = combine(p_e, p_l, t_e, zero, kap)
+    ext_parts = dict(p_e=p_e, p_s=p_l, tau_e=t_e, tau_s=zero, snn_e=snn_e, stt_e=stt_e, snn_s=-p_l, stt_s=-p_l,
+                     delta_mu=ext)
+    pieces = [(ext_parts if parts else ext, ds)]
+    # interior facets: metal | resolved solid (or any other pair of solid cells)
+    if s is not None:
+        ie, is_ = state.indicator(e), state.indicator(s)
+
+        fe, fs = {}, {}
+        for ind, out in ((ie, fe), (is_, fs)):
+            vals_p = _frame(sig("+"), n("+"), d)
+            vals_m = _frame(sig("-"), n("-"), d)
+            for key, qp, qm in zip(("p", "tau", "snn", "stt"), vals_p, vals_m, strict=True):
+                out[key] = ind("+") * qp + ind("-") * qm
+        k_int = kap("+") if kap is not None else None
+        inter = combine(fe["p"], fs["p"], fe["tau"], fs["tau"], k_int)
+        int_parts = dict(p_e=fe["p"], p_s=fs["p"], tau_e=fe["tau"], tau_s=fs["tau"], snn_e=fe["snn"],
+                         stt_e=fe["stt"], snn_s=fs["snn"], stt_s=fs["stt"], delta_mu=inter)
+        pieces.append((int_parts if parts else inter, dS))
+    return pieces
+
+
+def interface_stress_means(state: ElasticState, surface: str, *, V_M: float = 0.0, V_plus: float = 0.0,
+                           gamma: float = 0.0, curvature=None) -> dict:
+    """Area averages over ``surface`` of p_e, p_s, tau_e, tau_s, snn_e, stt_e, snn_s, stt_s [Pa], the area
+    and (with V_M, V_plus) delta_mu [J/mol]."""
+    pieces = delta_mu_expression(state, surface, V_M=V_M, V_plus=V_plus, gamma=gamma, curvature=curvature,
+                                 parts=True)
+    one = dolfinx.fem.Constant(state.mesh, PETSc.ScalarType(1.0))
+    area = sum(state.integrate(one * meas) for _, meas in pieces)
+    if not area > 0:
+        raise ValueError(f"surface '{surface}' has zero area on the solid submesh")
+    keys = pieces[0][0].keys()
+    out = {k: sum(state.integrate(p[k] * meas) for p, meas in pieces) / area for k in keys}
+    out["area"] = area
+    return out
+
+
+def mean_delta_mu(state: ElasticState, surface: str, *, V_M: float, V_plus: float, gamma: float = 0.0,
+                  curvature=None, z: int = 1) -> float:
+    """Area-averaged Δμ [J/mol] over ``surface`` (exact integral of the FE stresses, not the projection)."""
+    pieces = delta_mu_expression(state, surface, V_M=V_M, V_plus=V_plus, gamma=gamma, curvature=curvature, z=z)
+    one = dolfinx.fem.Constant(state.mesh, PETSc.ScalarType(1.0))
+    area = sum(state.integrate(one * meas) for _, meas in pieces)
+    if not area > 0:
+        raise ValueError(f"surface '{surface}' has zero area on the solid submesh")
+    return sum(state.integrate(expr * meas) for expr, meas in pieces) / area
+
+
+def interface_potential(state: ElasticState, surface: str, *, V_M: float, V_plus: float, gamma: float = 0.0,
+                        curvature=None, z: int = 1) -> dolfinx.fem.Function:
+    """Δμ [J/mol] on ``surface`` as a P1 Function on the PARENT mesh ``state.parent.mesh``.
+
+    Values at the surface vertices are the lumped L2 projection of Δμ over the surface facets, zero at all
+    other vertices. See the module docstring for the formula, frame and sign convention.
+    """
+    pieces = delta_mu_expression(state, surface, V_M=V_M, V_plus=V_plus, gamma=gamma, curvature=curvature, z=z)
+    msh = state.mesh
+    P1 = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    v = ufl.TestFunction(P1)
+    b_form, m_form = 0, 0
+    for expr, meas in pieces:
+        interior = meas.integral_type() == "interior_facet"
+        vv = v("+") if interior else v
+        b_form = b_form + expr * vv * meas
+        m_form = m_form + vv * meas
+    b = dolfinx.fem.assemble_vector(dolfinx.fem.form(b_form))
+    m = dolfinx.fem.assemble_vector(dolfinx.fem.form(m_form))
+    for vec in (b, m):
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        vec.scatter_forward()
+    g = dolfinx.fem.Function(P1, name=f"delta_mu_{surface}")
+    mask = m.array > 0
+    g.x.array[:] = 0.0
+    g.x.array[mask] = b.array[mask] / m.array[mask]
+    g.x.scatter_forward()
+    return _sub_to_parent(state, g)
+
+
+def _sub_to_parent(state: ElasticState, g: dolfinx.fem.Function) -> dolfinx.fem.Function:
+    """P1 on the solid submesh -> P1 on the parent (values at shared vertices; zero elsewhere).
+
+    Each local (owned or ghost) submesh cell is matched to its parent cell and the cell's P1 dofs are paired
+    by coordinates; every rank that sees a parent dof adds (value, 1) and a reverse scatter averages them
+    on the owner (all contributions are equal), so owners that see no solid cell are served too.
+    """
+    parent = state.parent.mesh
+    d = parent.topology.dim
+    Vp = dolfinx.fem.functionspace(parent, ("Lagrange", 1))
+    Vs = g.function_space
+    imap = state.mesh.topology.index_map(d)
+    sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    par_cells = state.cell_map.sub_topology_to_topology(sub_cells, inverse=False)
+    acc = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
+    cnt = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
+    acc.array[:] = 0.0
+    cnt.array[:] = 0.0
+    if sub_cells.size:
+        sd = Vs.dofmap.list[sub_cells]  # (nc, k)
+        pd = Vp.dofmap.list[par_cells]
+        xs = Vs.tabulate_dof_coordinates()[sd]  # (nc, k, 3)
+        xp = Vp.tabulate_dof_coordinates()[pd]
+        dist = np.linalg.norm(xs[:, :, None, :] - xp[:, None, :, :], axis=-1)  # (nc, k_s, k_p)
+        j = np.argmin(dist, axis=2)
+        rows = np.arange(sd.shape[0])[:, None]
+        scale = np.max(np.abs(xp)) if xp.size else 1.0
+        if np.max(dist[rows, np.arange(sd.shape[1])[None, :], j]) > 1e-9 * max(scale, 1e-300):
+            raise RuntimeError("submesh and parent cell vertices do not match")
+        pdofs = pd[rows, j].ravel()
+        vals = g.x.array[sd].ravel()
+        pdofs, first = np.unique(pdofs, return_index=True)
+        acc.array[pdofs] = vals[first]
+        cnt.array[pdofs] = 1.0
+    for vec in (acc, cnt):
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+    f = dolfinx.fem.Function(Vp, name=g.name)
+    n_own = Vp.dofmap.index_map.size_local
+    c = cnt.array[:n_own]
+    f.x.array[:] = 0.0
+    f.x.array[:n_own] = np.where(c > 0, acc.array[:n_own] / np.maximum(c, 1.0), 0.0)
+    f.x.scatter_forward()
+    return f
+
+
+# ----------------------------------------------------------------------------------------------------
+# Transfer to another submesh (the electrochemistry's ionic submesh)
+# ----------------------------------------------------------------------------------------------------
+def to_submesh(f_parent: dolfinx.fem.Function, V_sub) -> dolfinx.fem.Function:
+    """Interpolate a parent-mesh P1 function into ``V_sub`` (a Lagrange space on a submesh of the same
+    parent), i.e. take its values at the shared vertices (and the P1 interpolant at higher-order nodes).
+
+    Parallel-safe: uses ``interpolate_nonmatching`` with ``create_interpolation_data`` (points of V_sub are
+    located in the parent mesh across ranks).
+    """
+    msh = V_sub.mesh
+    d = msh.topology.dim
+    imap = msh.topology.index_map(d)
+    cells = np.arange(imap.size_local, dtype=np.int32)
+    x = f_parent.function_space.mesh.geometry.x
+    local_ext = float(np.ptp(x, axis=0).max()) if x.size else 0.0
+    extent = f_parent.function_space.mesh.comm.allreduce(local_ext, op=MPI.MAX)
+    data = dolfinx.fem.create_interpolation_data(V_sub, f_parent.function_space, cells, padding=1e-10 * extent)
+    out = dolfinx.fem.Function(V_sub, name=f_parent.name)
+    out.interpolate_nonmatching(f_parent, cells, data)
+    out.x.scatter_forward()
+    return out
+
+
+def mechanical_potential_hook(dmu: dict[str, dolfinx.fem.Function]) -> dict:
+    """``{surface: callable(cell)}`` for ``SteadyCell(mechanical_potential=...)``: each callable moves the
+    parent-mesh Δμ onto the cell's ionic submesh (its P1 space ``cell.P1``)."""
+
+    def make(f):
+        return lambda cell: to_submesh(f, cell.P1)
+
+    return {name: make(f) for name, f in dmu.items()}
