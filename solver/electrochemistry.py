@@ -427,7 +427,9 @@ class SteadyCell:
             })
             for name in {self.SPLITS[n] for n in self._field_names()}:
                 opts[f"fieldsplit_{name}_ksp_type"] = "preonly"
-                opts[f"fieldsplit_{name}_pc_type"] = "jacobi" if name == "global" else "gamg"
+                opts[f"fieldsplit_{name}_pc_type"] = {"global": "jacobi", "film": "lu"}.get(name, "gamg")
+                if name == "film":  # the film block is the identity off the surface: a cheap sparse LU
+                    opts["fieldsplit_film_pc_factor_mat_solver_type"] = "mumps"
         opts.update(self.opts.petsc_options)
         return opts
 
@@ -492,15 +494,15 @@ class SteadyCell:
                 self._set_field_split(self._problem)
         return self._problem
 
-    SPLITS = {"concentration": "concentration", "potential": "potential", "film_potential": "potential",
+    SPLITS = {"concentration": "concentration", "potential": "potential", "film_potential": "film",
               "metal_potential": "metal",
               "electrode_potential": "global", "salt_multiplier": "global"}
 
     def _set_field_split(self, problem):
         """Index sets for the field split in the blocked (kind="mpi") layout, where on every rank the
         owned dofs of field 0, then field 1, ... are contiguous from the rank's ownership start.
-        Splits: concentration | potential (+ the thin film's surface potential, which is tightly
-        coupled to it through the film conductance) | global unknowns (V, salt multiplier)."""
+        Splits: concentration | potential | metal potential | thin-film surface potential (its block
+        is the identity away from the surface: exact sparse LU) | global unknowns (V, multiplier)."""
         from petsc4py import PETSc
 
         offset = problem.A.getOwnershipRange()[0]
