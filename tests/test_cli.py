@@ -111,3 +111,25 @@ def test_console_script_exit_code(tmp_path):
     assert r.returncode == 2 and "geometry.width" in r.stderr
     r = subprocess.run([str(licoat), "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "licoat" in r.stdout
+
+
+def test_mesh_command_writes_geometry(tmp_path):
+    out = tmp_path / "mesh"
+    assert main(["mesh", str(DEFAULT), "--out", str(out)]) == 0
+    g = json.loads((out / "geometry.json").read_text())
+    for k in ("porosity", "specific_surface_area_1_m", "host_volume_fraction", "interface_areas_m2",
+              "coating_thickness_m", "cells", "min_quality", "mesh_s"):
+        assert k in g
+    assert g["interface_areas_m2"]["anode_coating"] == pytest.approx(20e-6, rel=1e-9)  # 2D: per metre depth
+    assert g["coating_thickness_m"]["mean"] == pytest.approx(50e-9, rel=0.05)
+    assert (out / "mesh.xdmf").exists()
+
+
+def test_transient_run_from_case(tmp_path):
+    """duration -> transient run, timeseries.csv and depletion_time_s (null when never depleted)."""
+    out = tmp_path / "tr"
+    assert main(["run", str(DEFAULT), "--out", str(out), "--quiet", "--set", "operation.duration='5 s'"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["depletion_time_s"] is None and s["duration_s"] == pytest.approx(5.0)
+    lines = (out / "timeseries.csv").read_text().splitlines()
+    assert lines[0].startswith("time_s") and len(lines) > 3

@@ -67,3 +67,22 @@ def test_run_case_in_parallel(shared_tmp):
     assert data["ranks"] == comm.size
     assert np.isclose(data["plating"]["cv"], s["plating"]["cv"])
     assert (out / "fields" / "solution.bp").is_dir()
+
+
+def test_transient_parallel_equals_serial():
+    """Adaptive BDF2 run on a sinusoidal anode: same steps and same final state on 1 and N ranks."""
+    from licoat.solver.transient import TransientOptions, integrate
+
+    def final(comm):
+        p = dict(kind="sinusoid", dim=2, width=20e-6, electrolyte_thickness=30e-6, mesh_size=2e-6,
+                 amplitude=2e-6, wavelength=20e-6, anode_thickness=5e-6, coating_thickness=0.0, coating_model="resolved")
+        cell = SteadyCell(comm, build_mesh(comm, p), constant_electrolyte(), Kinetics(100.0, 0.5, 0.5, 0.5),
+                          Operation("galvanostatic", 100.0, None, 298.15), length_scale=30e-6, transient=True)
+        res = integrate(cell, TransientOptions(duration=0.5, dt_initial=0.02, dt_max=0.1))
+        return res.steps, res.series[-1]
+
+    n_par, par = final(MPI.COMM_WORLD)
+    n_ser, ser = final(MPI.COMM_SELF)
+    assert n_par == n_ser
+    for k, v in ser.items():
+        assert par[k] == pytest.approx(v, rel=1e-8, abs=1e-12), k
