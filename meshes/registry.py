@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from licoat.meshes import bump, planar, sinusoid
+from licoat.meshes import bump, fibers, foam, pillars, planar, sinusoid
 from licoat.meshes.common import GeometryError, TaggedMesh
 
-GENERATORS = {"planar": planar.build, "sinusoid": sinusoid.build, "bump": bump.build}
-
-try:  # 3D hosts
-    from licoat.meshes import pillars
-
-    GENERATORS["pillars"] = pillars.build
-except ImportError:  # pragma: no cover - during development
-    pass
-try:
-    from licoat.meshes import fibers
-
-    GENERATORS["fibers"] = fibers.build
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from licoat.meshes import foam
-
-    GENERATORS["foam"] = foam.build
-except ImportError:  # pragma: no cover
-    pass
+GENERATORS = {"planar": planar.build, "sinusoid": sinusoid.build, "bump": bump.build, "pillars": pillars.build,
+              "fibers": fibers.build, "foam": foam.build}
 
 
 def build_mesh(comm, params: dict) -> TaggedMesh:
