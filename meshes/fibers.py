@@ -122,7 +122,7 @@ def random_layout(p: dict) -> list[tuple]:
         if ok:
             fibres.append((a, b, s, z))
             vol += vf
-    if vol < target * (1 - 0.02):
+    if vol < target - max(0.02 * target, 0.5 * math.pi * r * r * min(W, D)):
         raise GeometryError(
             f"geometry.fiber_volume_fraction = {phi:g} cannot be packed with random-in-plane fibres of "
             f"geometry.fiber_diameter = {d:g} m and gap {gap:g} m in a {W:g} x {D:g} x {H:g} m host layer "

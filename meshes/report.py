@@ -39,7 +39,7 @@ def _owned_cells(mesh):
 
 def _cell_coords(mesh, cells):
     x = mesh.geometry.x[:, : mesh.geometry.dim]
-    dm = mesh.geometry.dofmap
+    dm = mesh.geometry.dofmaps[0] if hasattr(mesh.geometry, "dofmaps") else mesh.geometry.dofmap
     return x[dm[cells]]
 
 
