@@ -185,3 +185,17 @@ def test_foam_2d_porosity():
 def test_impossible_geometry(params, key):
     with pytest.raises(GeometryError, match=key.replace(".", r"\.")):
         build_mesh(COMM, params)
+
+
+def test_mesh_cache(tmp_path):
+    from licoat.meshes.cache import build_mesh_cached
+
+    p = pil_p(3)
+    a, hit_a = build_mesh_cached(COMM, p, tmp_path)
+    b, hit_b = build_mesh_cached(COMM, p, tmp_path)
+    assert (hit_a, hit_b) == (False, True)
+    ra, rb = geometry_report(a, p), geometry_report(b, p)
+    assert rb["cells"] == ra["cells"]
+    for name, v in ra["interface_areas_m2"].items():
+        assert rb["interface_areas_m2"][name] == pytest.approx(v, rel=1e-9)
+    assert sorted(a.groups) == sorted(b.groups) and b.info["kind"] == "pillars"
