@@ -31,8 +31,9 @@ Interface potential (:func:`interface_potential`, :func:`mean_delta_mu`)
     in-plane tangential normal stress (``tr σ − σ_nn``, plane-strain σ_zz excluded, as mechanics.md
     requires); in 3D σ_tt is the mean of the two tangential normal stresses, ``(tr σ − σ_nn)/2``. ``e`` is
     the metal below (Li; for a host/collector surface its own stress), ``s`` the solid above when it is a
-    resolved coating (one-sided restrictions of an interior-facet integral with DG0 region indicators, as
-    in :mod:`licoat.solver.stability`); on a surface that faces the liquid (bare, or thin-model coating
+    resolved coating (one-sided limits: each facet is integrated once from the owned cell on each side via
+    custom integration entities, so no interior-facet integral and no ghost layer is needed on the
+    submesh); on a surface that faces the liquid (bare, or thin-model coating
     whose mechanics is not resolved) ``p_s`` = the liquid pressure (default: the stack pressure) and
     ``τ_s = 0``. ``κ`` defaults to 0 (no surface-tension term); it can be given as a callable of the
     coordinates (numpy, shape (3, n), e.g. ``κ = −h'' = A k² cos kx`` for ``h = A cos kx``) or as a UFL
@@ -168,6 +169,32 @@ class ElasticState:
 # ----------------------------------------------------------------------------------------------------
 # Elasticity
 # ----------------------------------------------------------------------------------------------------
+def _one_sided_entities(sub: TaggedMesh, cells: np.ndarray, facet_tags) -> np.ndarray:
+    """Flattened (cell, local facet) pairs of the OWNED ``cells`` whose facets carry one of ``facet_tags``.
+
+    Used as custom exterior-facet integration entities: every facet is integrated once, from the side of
+    the given cells, whether it is on the submesh boundary or inside it, with no reliance on ghost cells
+    (a submesh may lack the shared-facet ghost layer that interior-facet integrals need in parallel).
+    """
+    msh = sub.mesh
+    d = msh.topology.dim
+    msh.topology.create_connectivity(d, d - 1)
+    n_own = msh.topology.index_map(d).size_local
+    cells = np.asarray(cells, dtype=np.int32)
+    cells = cells[cells < n_own]
+    tags = [t for t in facet_tags]
+    if cells.size == 0 or not tags:
+        return np.zeros(0, dtype=np.int32)
+    fmap = msh.topology.index_map(d - 1)
+    fvals = np.full(fmap.size_local + fmap.num_ghosts, -1, np.int32)
+    fvals[sub.facet_tags.indices] = sub.facet_tags.values
+    c2f = msh.topology.connectivity(d, d - 1)
+    nf = len(c2f.links(0))
+    facets = c2f.array.reshape(-1, nf)[cells]
+    rows, lf = np.nonzero(np.isin(fvals[facets], tags))
+    return np.column_stack([cells[rows], lf]).astype(np.int32).ravel()
+
+
 def _loaded_groups(tm: TaggedMesh, regions: list[str]) -> list[str]:
     """Facet groups of solid faces that touch the liquid (plus ``top``)."""
     out = []
@@ -262,14 +289,18 @@ def solve_elasticity(
             bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(axis)))
 
     loaded = _loaded_groups(sub, regions) + loaded_sides
-    tags = tuple(sub.tag(n) for n in loaded if n in sub.groups)
-    ds = ufl.Measure("ds", domain=msh, subdomain_data=sub.facet_tags)
+    tags = [sub.tag(n) for n in loaded if n in sub.groups]
+    all_cells = np.concatenate(cell_sets).astype(np.int32)
+    ents = _one_sided_entities(sub, np.unique(all_cells), tags)
+    # all loaded facets are exterior to the solid: exactly one solid cell, counted once by its owner
+    ds = ufl.Measure("ds", domain=msh, subdomain_data=[(1, ents)])
+    has_load = comm.allreduce(int(ents.size), op=MPI.SUM) > 0
     u, w = ufl.TrialFunction(V), ufl.TestFunction(V)
     a = ufl.inner(el.sigma(u, G_hat, nu), el.epsilon(w)) * ufl.dx
     p_hat = dolfinx.fem.Constant(msh, PETSc.ScalarType(stack_pressure / G_ref))
     nrm = ufl.FacetNormal(msh)
-    if tags:
-        L = ufl.inner(-p_hat * nrm, w) * ds(tags)
+    if has_load:
+        L = ufl.inner(-p_hat * nrm, w) * ds(1)
     else:
         L = ufl.inner(dolfinx.fem.Constant(msh, np.zeros(d, dtype=PETSc.ScalarType)), w) * ufl.dx
     problem = dolfinx.fem.petsc.LinearProblem(
@@ -337,12 +368,17 @@ def _curvature(state: ElasticState, curvature):
 
 def delta_mu_expression(state: ElasticState, surface: str, *, V_M: float, V_plus: float, gamma: float = 0.0,
                         curvature=None, z: int = 1, parts: bool = False):
-    """UFL integrand pieces of Δμ on ``surface``: ``[(expr_ds, ds_measure), (expr_dS, dS_measure)]``.
+    """Δμ on ``surface`` split into one-sided pieces: ``[(expr, measure), ...]`` with
+    ``∫_S Δμ = Σ ∫ expr measure`` (Δμ is linear in p_e, p_s, τ_e, τ_s, κ).
 
-    The exterior-facet piece is the metal against the liquid (p_s = liquid pressure, τ_s = 0); the
-    interior-facet piece is the metal against a resolved solid (one-sided restrictions). With
-    ``parts=True`` each expression is replaced by a dict of p_e, p_s, tau_e, tau_s, snn_e, stt_e, snn_s,
-    stt_s, delta_mu (J/mol) expressions.
+    The first piece is integrated from the metal (``e``) cells and holds the e-side terms, the surface
+    term and, on a surface facing the liquid, the liquid terms (p_s = liquid pressure, τ_s = 0); the second
+    piece (resolved solid above only) is integrated from the solid's cells and holds the s-side terms.
+    Each facet is integrated once, from the owned cell on that side (custom exterior-facet integration
+    entities; see :func:`_one_sided_entities`), so the stresses are one-sided limits whichever way the
+    facet is oriented. The measure of the first piece also gives the surface area.
+    With ``parts=True`` each expression is a dict with the pieces of p_e, p_s, tau_e, tau_s, snn_e, stt_e,
+    snn_s, stt_s (Pa; their sums over pieces are surface integrals) and delta_mu (J/mol).
     """
     e, s = _split(surface, state)
     d = state.dim
@@ -351,45 +387,41 @@ def delta_mu_expression(state: ElasticState, surface: str, *, V_M: float, V_plus
         raise KeyError(f"surface '{surface}' is not on the solid submesh")
     tag = sub.tag(surface)
     msh = state.mesh
-    qd = {"quadrature_degree": 2 * state.degree + 2}
-    ds = ufl.Measure("ds", domain=msh, subdomain_data=sub.facet_tags, metadata=qd)(tag)
-    dS = ufl.Measure("dS", domain=msh, subdomain_data=sub.facet_tags, metadata=qd)(tag)
+    ents = [(1, _one_sided_entities(sub, sub.cells(e), [tag]))]
+    if s is not None:
+        ents.append((2, _one_sided_entities(sub, sub.cells(s), [tag])))
+    meas = ufl.Measure("ds", domain=msh, subdomain_data=ents, metadata={"quadrature_degree": 2 * state.degree + 2})
     sig = state.sigma
     n = ufl.FacetNormal(msh)
     kap = _curvature(state, curvature)
     a_p = (V_M - V_plus) / (2.0 * z)
     a_t = (V_M + V_plus) / (2.0 * z)
-
-    def combine(p_e, p_s, t_e, t_s, k):
-        out = a_p * (p_e + p_s) + a_t * (t_e - t_s)
-        if k is not None and gamma:
-            out = out - a_t * gamma * k
-        return out
-
-    # exterior facets: metal | liquid
-    p_e, t_e, snn_e, stt_e = _frame(sig, n, d)
-    p_l = dolfinx.fem.Constant(msh, PETSc.ScalarType(state.liquid_pressure))
     zero = dolfinx.fem.Constant(msh, PETSc.ScalarType(0.0))
-    ext = combine(p_e, p_l, t_e, zero, kap)
-    ext_parts = dict(p_e=p_e, p_s=p_l, tau_e=t_e, tau_s=zero, snn_e=snn_e, stt_e=stt_e, snn_s=-p_l, stt_s=-p_l,
-                     delta_mu=ext)
-    pieces = [(ext_parts if parts else ext, ds)]
-    # interior facets: metal | resolved solid (or any other pair of solid cells)
-    if s is not None:
-        ie, is_ = state.indicator(e), state.indicator(s)
-
-        fe, fs = {}, {}
-        for ind, out in ((ie, fe), (is_, fs)):
-            vals_p = _frame(sig("+"), n("+"), d)
-            vals_m = _frame(sig("-"), n("-"), d)
-            for key, qp, qm in zip(("p", "tau", "snn", "stt"), vals_p, vals_m, strict=True):
-                out[key] = ind("+") * qp + ind("-") * qm
-        k_int = kap("+") if kap is not None else None
-        inter = combine(fe["p"], fs["p"], fe["tau"], fs["tau"], k_int)
-        int_parts = dict(p_e=fe["p"], p_s=fs["p"], tau_e=fe["tau"], tau_s=fs["tau"], snn_e=fe["snn"],
-                         stt_e=fe["stt"], snn_s=fs["snn"], stt_s=fs["stt"], delta_mu=inter)
-        pieces.append((int_parts if parts else inter, dS))
+    p, tau, snn, stt = _frame(sig, n, d)
+    surf_term = -a_t * gamma * kap if (kap is not None and gamma) else zero
+    if s is None:  # metal | liquid
+        p_l = dolfinx.fem.Constant(msh, PETSc.ScalarType(state.liquid_pressure))
+        expr_e = a_p * (p + p_l) + a_t * tau + surf_term
+        parts_e = dict(p_e=p, p_s=p_l, tau_e=tau, tau_s=zero, snn_e=snn, stt_e=stt, snn_s=-p_l, stt_s=-p_l,
+                       delta_mu=expr_e)
+        pieces = [(parts_e if parts else expr_e, meas(1))]
+    else:  # metal | resolved solid
+        expr_e = a_p * p + a_t * tau + surf_term
+        expr_s = a_p * p - a_t * tau
+        parts_e = dict(p_e=p, p_s=zero, tau_e=tau, tau_s=zero, snn_e=snn, stt_e=stt, snn_s=zero, stt_s=zero,
+                       delta_mu=expr_e)
+        parts_s = dict(p_e=zero, p_s=p, tau_e=zero, tau_s=tau, snn_e=zero, stt_e=zero, snn_s=snn, stt_s=stt,
+                       delta_mu=expr_s)
+        pieces = [(parts_e if parts else expr_e, meas(1)), (parts_s if parts else expr_s, meas(2))]
     return pieces
+
+
+def _area(state: ElasticState, pieces, surface: str) -> float:
+    one = dolfinx.fem.Constant(state.mesh, PETSc.ScalarType(1.0))
+    area = state.integrate(one * pieces[0][1])
+    if not area > 0:
+        raise ValueError(f"surface '{surface}' has zero area on the solid submesh")
+    return area
 
 
 def interface_stress_means(state: ElasticState, surface: str, *, V_M: float = 0.0, V_plus: float = 0.0,
@@ -398,12 +430,9 @@ def interface_stress_means(state: ElasticState, surface: str, *, V_M: float = 0.
     and (with V_M, V_plus) delta_mu [J/mol]."""
     pieces = delta_mu_expression(state, surface, V_M=V_M, V_plus=V_plus, gamma=gamma, curvature=curvature,
                                  parts=True)
-    one = dolfinx.fem.Constant(state.mesh, PETSc.ScalarType(1.0))
-    area = sum(state.integrate(one * meas) for _, meas in pieces)
-    if not area > 0:
-        raise ValueError(f"surface '{surface}' has zero area on the solid submesh")
+    area = _area(state, pieces, surface)
     keys = pieces[0][0].keys()
-    out = {k: sum(state.integrate(p[k] * meas) for p, meas in pieces) / area for k in keys}
+    out = {k: sum(state.integrate(pc[k] * m) for pc, m in pieces) / area for k in keys}
     out["area"] = area
     return out
 
@@ -412,39 +441,33 @@ def mean_delta_mu(state: ElasticState, surface: str, *, V_M: float, V_plus: floa
                   curvature=None, z: int = 1) -> float:
     """Area-averaged Δμ [J/mol] over ``surface`` (exact integral of the FE stresses, not the projection)."""
     pieces = delta_mu_expression(state, surface, V_M=V_M, V_plus=V_plus, gamma=gamma, curvature=curvature, z=z)
-    one = dolfinx.fem.Constant(state.mesh, PETSc.ScalarType(1.0))
-    area = sum(state.integrate(one * meas) for _, meas in pieces)
-    if not area > 0:
-        raise ValueError(f"surface '{surface}' has zero area on the solid submesh")
-    return sum(state.integrate(expr * meas) for expr, meas in pieces) / area
+    area = _area(state, pieces, surface)
+    return state.integrate(sum(expr * m for expr, m in pieces)) / area
 
 
 def interface_potential(state: ElasticState, surface: str, *, V_M: float, V_plus: float, gamma: float = 0.0,
                         curvature=None, z: int = 1) -> dolfinx.fem.Function:
     """Δμ [J/mol] on ``surface`` as a P1 Function on the PARENT mesh ``state.parent.mesh``.
 
-    Values at the surface vertices are the lumped L2 projection of Δμ over the surface facets, zero at all
-    other vertices. See the module docstring for the formula, frame and sign convention.
+    Values at the surface vertices are the lumped L2 projection of Δμ over the surface facets
+    (``∫_S Δμ φ_i ds / ∫_S φ_i ds``), zero at all other vertices. See the module docstring for the
+    formula, frame and sign convention.
     """
     pieces = delta_mu_expression(state, surface, V_M=V_M, V_plus=V_plus, gamma=gamma, curvature=curvature, z=z)
     msh = state.mesh
     P1 = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
     v = ufl.TestFunction(P1)
-    b_form, m_form = 0, 0
-    for expr, meas in pieces:
-        interior = meas.integral_type() == "interior_facet"
-        vv = v("+") if interior else v
-        b_form = b_form + expr * vv * meas
-        m_form = m_form + vv * meas
+    b_form = sum(expr * v * m for expr, m in pieces)
+    m_form = v * pieces[0][1]
     b = dolfinx.fem.assemble_vector(dolfinx.fem.form(b_form))
-    m = dolfinx.fem.assemble_vector(dolfinx.fem.form(m_form))
-    for vec in (b, m):
+    mvec = dolfinx.fem.assemble_vector(dolfinx.fem.form(m_form))
+    for vec in (b, mvec):
         vec.scatter_reverse(dolfinx.la.InsertMode.add)
         vec.scatter_forward()
     g = dolfinx.fem.Function(P1, name=f"delta_mu_{surface}")
-    mask = m.array > 0
+    mask = mvec.array > 0
     g.x.array[:] = 0.0
-    g.x.array[mask] = b.array[mask] / m.array[mask]
+    g.x.array[mask] = b.array[mask] / mvec.array[mask]
     g.x.scatter_forward()
     return _sub_to_parent(state, g)
 

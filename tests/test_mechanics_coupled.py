@@ -191,3 +191,30 @@ def test_sinusoid_peak_valley_and_surface_tension_sign():
         return -i0 * (math.exp(aa * FARADAY * eta / RT) - math.exp(-ac * FARADAY * eta / RT))
 
     assert 0 < plating(pk) < plating(vl)
+
+
+# ------------------------------------------------------------------------------------------ hook
+def test_steadycell_hook_sign():
+    """SteadyCell(mechanical_potential=mechanical_potential_hook(...)): a uniform Δμ = V_M p > 0 (bare Li,
+    10 MPa all round, V_+ = 0) at a fixed electrode potential (−10 mV) raises the plating current
+    (η = V − φ − Δμ/F more cathodic; i0 factor exp((1 − α_a) Δμ / RT) > 1)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from helpers import constant_electrolyte
+
+    from licoat.solver.electrochemistry import SteadyCell
+    from licoat.solver.properties import Kinetics, Operation
+
+    tm = planar()
+    st = me.solve_elasticity(COMM, tm, {"anode": LI}, 10 * P, lateral="pressure")
+    dmu = {"anode_electrolyte": me.interface_potential(st, "anode_electrolyte", V_M=V_M, V_plus=0.0)}
+    currents = []
+    for hook in (None, me.mechanical_potential_hook(dmu)):
+        cell = SteadyCell(COMM, tm, constant_electrolyte(), Kinetics(10.0, 0.5, 0.5, 0.5),
+                          Operation("potentiostatic", None, -0.01, 298.15), mechanical_potential=hook)
+        cell.solve()
+        ds = cell.ds(cell.tm.tag("anode_electrolyte"))
+        currents.append(cell._integrate(cell.plating_current["anode_electrolyte"] * ds))
+    assert 0 < currents[0] < currents[1]
