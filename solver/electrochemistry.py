@@ -49,7 +49,7 @@ from mpi4py import MPI  # noqa: E402
 from licoat.constants import FARADAY  # noqa: E402
 from licoat.meshes.common import TaggedMesh  # noqa: E402
 from licoat.solver.properties import Coating, Electrolyte, Kinetics, Operation  # noqa: E402
-from licoat.solver.submesh import restrict  # noqa: E402
+from licoat.solver.submesh import one_sided_entities, restrict  # noqa: E402
 
 METALS = ("anode", "host", "collector")
 
@@ -58,22 +58,6 @@ DIRECT = {
     "pc_type": "lu",
     "pc_factor_mat_solver_type": "mumps",
 }
-
-
-class SurfaceMeasure:
-    """``expr * m`` integrates over a plating surface that is a boundary (ds) of the unknowns'
-    mesh or, when a conducting host is resolved, an interior facet set (dS). All integrands are
-    continuous across it (P1 fields, constants), so the '+' side restriction is exact."""
-
-    def __init__(self, ds, dS, tag: int, interior: bool):
-        self.ds, self.dS, self.tag, self.interior = ds, dS, tag, interior
-
-    def __rmul__(self, expr):
-        if self.interior:
-            if isinstance(expr, (int, float)):
-                expr = ufl.as_ufl(float(expr))
-            return expr("+") * self.dS(self.tag)
-        return expr * self.ds(self.tag)
 
 
 class SolverError(RuntimeError):
@@ -188,10 +172,13 @@ class SteadyCell:
         # the term i_e (with grad(c)/c), and only an identical rule keeps the discrete identity
         # "salt flux = (1 - t+) i_n / F at the surface" exact (UFL would estimate different degrees).
         dx = ufl.Measure("dx", domain=msh, subdomain_data=self.tm.cell_tags, metadata={"quadrature_degree": 2 * degree + 2})
-        ds = ufl.Measure("ds", domain=msh, subdomain_data=self.tm.facet_tags, metadata={"quadrature_degree": 4})
+        # Facet integrals over custom (owned cell, local facet) entities: every facet group is
+        # integrated once, from one side (the electrolyte side of coating|electrolyte, the ionic side
+        # of a metal surface), whether it bounds the unknowns' mesh or lies inside it. A submesh has
+        # no shared-facet ghost layer, so interior-facet (dS) integrals would fail in parallel.
+        ds = ufl.Measure("ds", domain=msh, subdomain_data=self._facet_entities(), metadata={"quadrature_degree": 4})
         self.dx, self.ds = dx, ds
-        dS = ufl.Measure("dS", domain=msh, subdomain_data=self.tm.facet_tags, metadata={"quadrature_degree": 4})
-        self.sm = {n: SurfaceMeasure(ds, dS, self.tm.tag(n), self._is_interior(n)) for n in self.surfaces}
+        self.sm = {n: ds(self.tm.tag(n)) for n in self.surfaces}
         dx_e = dx(self.tm.tag("electrolyte"))
         S = tuple(self.tm.tag(s) for s in self.surfaces)
         self.S = S
@@ -392,14 +379,19 @@ class SteadyCell:
         self.linear_iterations = 0
 
     # ------------------------------------------------------------------ helpers
-    def _is_interior(self, name: str) -> bool:
-        """True if the facet group lies inside the unknowns' mesh (a resolved metal on one side)."""
+    def _facet_entities(self) -> list:
         d = self.tm.mesh.topology.dim
-        f2c = self.tm.mesh.topology.connectivity(d - 1, d)
-        facets = self.tm.facets(name)
-        n_local = self.tm.mesh.topology.index_map(d - 1).size_local
-        two = sum(1 for f in facets if f < n_local and len(f2c.links(f)) == 2)
-        return self.comm.allreduce(two, op=MPI.SUM) > 0
+        ionic = self.tm.cells(*self.ionic_volumes)
+        out = []
+        for name, (dim, tag) in self.tm.groups.items():
+            if dim != d - 1:
+                continue
+            side = self.tm.cells("electrolyte") if name == "coating_electrolyte" else ionic
+            ents = one_sided_entities(self.tm, side, [tag])
+            if self.comm.allreduce(ents.size, op=MPI.SUM) == 0 and self.metal_sigma:
+                ents = one_sided_entities(self.tm, self.tm.cells(*self.metal_sigma), [tag])  # e.g. bottom
+            out.append((tag, ents))
+        return out
 
     def _integrate(self, form) -> float:
         return self.comm.allreduce(fem.assemble_scalar(fem.form(form)), op=MPI.SUM)
@@ -449,7 +441,9 @@ class SteadyCell:
             i0 = self.kin.exchange_current_density
             eta = 2 * self.Vt * np.arcsinh(i / (2 * i0))
             asr = self.coat.area_specific_resistance if self.coat is not None else 0.0
-            V0 = -(eta + i * asr) / self.Vt
+            # surfaces without Li need their nucleation overpotential before they carry current
+            eta_nuc = min(self.kin_of[n].nucleation_overpotential for n in self.surfaces)
+            V0 = -(eta + i * asr + eta_nuc) / self.Vt
             if self.conducting:
                 self.phis_hat.x.array[:] = V0
             else:
@@ -635,9 +629,6 @@ class SteadyCell:
         if all(n in self.sm for n in names):
             return sum(self._integrate(expr * self.sm[n]) for n in names) / sum(self._integrate(self._one * self.sm[n]) for n in names)
         tags = tuple(self.tm.tag(n) for n in names)
-        if "coating_electrolyte" in names:  # interior facets of the ionic mesh
-            dS = ufl.Measure("dS", domain=self.tm.mesh, subdomain_data=self.tm.facet_tags)(tags)
-            return integrate(self.comm, expr("+") * dS) / integrate(self.comm, ufl.avg(self._one) * dS)
         ds = self.ds(tags)
         return integrate(self.comm, expr * ds) / integrate(self.comm, self._one * ds)
 

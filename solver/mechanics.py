@@ -71,7 +71,7 @@ import ufl  # noqa: E402
 
 from licoat.meshes.common import TaggedMesh  # noqa: E402
 from licoat.solver import elasticity as el  # noqa: E402
-from licoat.solver.submesh import restrict  # noqa: E402
+from licoat.solver.submesh import one_sided_entities, restrict  # noqa: E402
 
 __all__ = [
     "Solid",
@@ -169,32 +169,6 @@ class ElasticState:
 # ----------------------------------------------------------------------------------------------------
 # Elasticity
 # ----------------------------------------------------------------------------------------------------
-def _one_sided_entities(sub: TaggedMesh, cells: np.ndarray, facet_tags) -> np.ndarray:
-    """Flattened (cell, local facet) pairs of the OWNED ``cells`` whose facets carry one of ``facet_tags``.
-
-    Used as custom exterior-facet integration entities: every facet is integrated once, from the side of
-    the given cells, whether it is on the submesh boundary or inside it, with no reliance on ghost cells
-    (a submesh may lack the shared-facet ghost layer that interior-facet integrals need in parallel).
-    """
-    msh = sub.mesh
-    d = msh.topology.dim
-    msh.topology.create_connectivity(d, d - 1)
-    n_own = msh.topology.index_map(d).size_local
-    cells = np.asarray(cells, dtype=np.int32)
-    cells = cells[cells < n_own]
-    tags = [t for t in facet_tags]
-    if cells.size == 0 or not tags:
-        return np.zeros(0, dtype=np.int32)
-    fmap = msh.topology.index_map(d - 1)
-    fvals = np.full(fmap.size_local + fmap.num_ghosts, -1, np.int32)
-    fvals[sub.facet_tags.indices] = sub.facet_tags.values
-    c2f = msh.topology.connectivity(d, d - 1)
-    nf = len(c2f.links(0))
-    facets = c2f.array.reshape(-1, nf)[cells]
-    rows, lf = np.nonzero(np.isin(fvals[facets], tags))
-    return np.column_stack([cells[rows], lf]).astype(np.int32).ravel()
-
-
 def _loaded_groups(tm: TaggedMesh, regions: list[str]) -> list[str]:
     """Facet groups of solid faces that touch the liquid (plus ``top``)."""
     out = []
@@ -291,7 +265,7 @@ def solve_elasticity(
     loaded = _loaded_groups(sub, regions) + loaded_sides
     tags = [sub.tag(n) for n in loaded if n in sub.groups]
     all_cells = np.concatenate(cell_sets).astype(np.int32)
-    ents = _one_sided_entities(sub, np.unique(all_cells), tags)
+    ents = one_sided_entities(sub, np.unique(all_cells), tags)
     # all loaded facets are exterior to the solid: exactly one solid cell, counted once by its owner
     ds = ufl.Measure("ds", domain=msh, subdomain_data=[(1, ents)])
     has_load = comm.allreduce(int(ents.size), op=MPI.SUM) > 0
@@ -387,9 +361,9 @@ def delta_mu_expression(state: ElasticState, surface: str, *, V_M: float, V_plus
         raise KeyError(f"surface '{surface}' is not on the solid submesh")
     tag = sub.tag(surface)
     msh = state.mesh
-    ents = [(1, _one_sided_entities(sub, sub.cells(e), [tag]))]
+    ents = [(1, one_sided_entities(sub, sub.cells(e), [tag]))]
     if s is not None:
-        ents.append((2, _one_sided_entities(sub, sub.cells(s), [tag])))
+        ents.append((2, one_sided_entities(sub, sub.cells(s), [tag])))
     meas = ufl.Measure("ds", domain=msh, subdomain_data=ents, metadata={"quadrature_degree": 2 * state.degree + 2})
     sig = state.sigma
     n = ufl.FacetNormal(msh)

@@ -67,4 +67,30 @@ def restrict(tm: TaggedMesh, volumes: list[str]) -> tuple[TaggedMesh, object]:
     return out, cell_map
 
 
-__all__ = ["restrict"]
+def one_sided_entities(sub: TaggedMesh, cells: np.ndarray, facet_tags) -> np.ndarray:
+    """Flattened (cell, local facet) pairs of the OWNED ``cells`` whose facets carry one of ``facet_tags``.
+
+    Used as custom exterior-facet integration entities: every facet is integrated once, from the side of
+    the given cells, whether it is on the submesh boundary or inside it, with no reliance on ghost cells
+    (a submesh may lack the shared-facet ghost layer that interior-facet integrals need in parallel).
+    """
+    msh = sub.mesh
+    d = msh.topology.dim
+    msh.topology.create_connectivity(d, d - 1)
+    n_own = msh.topology.index_map(d).size_local
+    cells = np.asarray(cells, dtype=np.int32)
+    cells = cells[cells < n_own]
+    tags = [t for t in facet_tags]
+    if cells.size == 0 or not tags:
+        return np.zeros(0, dtype=np.int32)
+    fmap = msh.topology.index_map(d - 1)
+    fvals = np.full(fmap.size_local + fmap.num_ghosts, -1, np.int32)
+    fvals[sub.facet_tags.indices] = sub.facet_tags.values
+    c2f = msh.topology.connectivity(d, d - 1)
+    nf = len(c2f.links(0))
+    facets = c2f.array.reshape(-1, nf)[cells]
+    rows, lf = np.nonzero(np.isin(fvals[facets], tags))
+    return np.column_stack([cells[rows], lf]).astype(np.int32).ravel()
+
+
+__all__ = ["restrict", "one_sided_entities"]

@@ -24,13 +24,15 @@ KEYS = ["current_density_mean_A_m2", "current_density_min_A_m2", "current_densit
 def sinusoid_metrics(comm, model, counter, mode):
     p = dict(kind="sinusoid", dim=2, width=20e-6, electrolyte_thickness=30e-6, mesh_size=2e-6,
              amplitude=2e-6, wavelength=20e-6, anode_thickness=5e-6,
-             coating_thickness=20e-9 if model else 0.0, coating_model=model or "resolved")
+             coating_thickness=(200e-9 if model == "resolved" else 20e-9) if model else 0.0,
+             coating_model=model or "resolved")
     tm = build_mesh(comm, p)
     op = Operation(mode, 50.0 if mode == "galvanostatic" else None, -0.08 if mode == "potentiostatic" else None,
                    298.15, counter)
     kin = Kinetics(100.0, 0.5, 0.5, 0.0 if model else 0.5)
     cell = SteadyCell(comm, tm, constant_electrolyte(), kin, op, counter_kinetics=kin,
-                      coating=Coating("film", 20e-9, 1e-5, model) if model else None, length_scale=30e-6)
+                      coating=Coating("film", 200e-9 if model == "resolved" else 20e-9, 1e-5, model) if model else None,
+                      length_scale=30e-6)
     m = cell.solve().metrics()
     out = {k: m["plating"][k] for k in KEYS}
     out["cell_voltage_V"] = m["cell_voltage_V"]
@@ -42,6 +44,7 @@ def sinusoid_metrics(comm, model, counter, mode):
     (None, "reservoir", "galvanostatic"),
     ("thin", "lithium", "galvanostatic"),
     (None, "reservoir", "potentiostatic"),
+    ("resolved", "reservoir", "galvanostatic"),  # interior coating|electrolyte facets on a submesh
 ])
 def test_parallel_equals_serial(model, counter, mode):
     world = MPI.COMM_WORLD
@@ -84,5 +87,23 @@ def test_transient_parallel_equals_serial():
     n_par, par = final(MPI.COMM_WORLD)
     n_ser, ser = final(MPI.COMM_SELF)
     assert n_par == n_ser
+    for k, v in ser.items():
+        assert par[k] == pytest.approx(v, rel=1e-8, abs=1e-12), k
+
+
+def test_conducting_host_parallel_equals_serial():
+    """Resolved electronic conduction in a comb host (metal|electrolyte facets inside the mesh)."""
+    from licoat.meshes.comb import build as build_comb
+
+    def metrics(comm):
+        tm = build_comb(comm, dict(pitch=5.5e-6, gap=5e-6, fin_height=40e-6, electrolyte_thickness=10e-6,
+                                   mesh_size=2.5e-6, with_metal=True, collector_thickness=2.5e-6))
+        cell = SteadyCell(comm, tm, constant_electrolyte(tp=1.0), Kinetics(1.0, 0.5, 0.5, form="linear"),
+                          Operation("galvanostatic", 10.0, None, 298.15), length_scale=40e-6,
+                          metal_conductivity={"host": 20.0, "collector": 1e5})
+        m = cell.solve().metrics()
+        return {"V": m["cell_voltage_V"], **{k: m["plating"][k] for k in KEYS}}
+
+    par, ser = metrics(MPI.COMM_WORLD), metrics(MPI.COMM_SELF)
     for k, v in ser.items():
         assert par[k] == pytest.approx(v, rel=1e-8, abs=1e-12), k
