@@ -327,7 +327,8 @@ class SteadyCell:
         if self.galvanostatic and not self.conducting:
             q = ufl.TestFunction(self.V_hat.function_space)
             i_app = operation.current_density
-            forms.append(sum(s_v * (self.i_n[n] + self.load * i_app * self.footprint / self.area_S) * q * ds(self.tm.tag(n))
+            # the kinetic current (= film current at convergence) keeps dR/dV != 0 for thin films
+            forms.append(sum(s_v * (ph["i_kin"][n] + self.load * i_app * self.footprint / self.area_S) * q * ds(self.tm.tag(n))
                              for n in self.surfaces))
         if self.conducting:
             forms.insert(2, F_s)  # unknown order: c, phi, phi_s, [V], [psi], [lambda]
