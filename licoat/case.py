@@ -155,14 +155,13 @@ class Mechanics(Section):
     stress_coupling: Literal["none", "monroe-newman"] = "none"
     stack_pressure: Q("Pa", ge=0) = 0.0
 
+    # Li+ partial molar volume on the liquid side of a bare (or thin-coated) Li surface
+    electrolyte_partial_molar_volume: Q("m^3/mol", ge=0) = 0.0
+
     @model_validator(mode="after")
-    def _available(self):
-        # Stress-coupled plating runs are not implemented yet: refuse rather than silently ignore.
-        if self.enabled or self.stress_coupling != "none":
-            raise ValueError(
-                "mechanics.enabled / mechanics.stress_coupling: stress-coupled plating runs are not available in "
-                "this version; use [study] kind = 'stability' for the Monroe–Newman interface analysis"
-            )
+    def _coupling_needs_mechanics(self):
+        if self.stress_coupling != "none" and not self.enabled:
+            raise ValueError("mechanics.stress_coupling needs mechanics.enabled = true")
         return self
 
 

@@ -17,6 +17,7 @@ import tomli_w
 
 import licoat
 from licoat.case import Case, resolved_dict
+from licoat.materials import load_material
 
 log = logging.getLogger("licoat")
 
@@ -165,10 +166,20 @@ def solve_steady(comm, case: Case, tm) -> dict:
             raise ValueError("operation.capacity needs operation.mode = 'galvanostatic' (use operation.duration)")
         duration = o.capacity / abs(o.current_density)
     transient = duration is not None
+    mechanical, mech_summary = mechanical_coupling(comm, case, tm)
+    if mechanical is not None:
+        # the same case without the stress coupling, to report what the coupling changes
+        ref = SteadyCell(comm, tm, el, kin, op, coating=coat, counter_kinetics=counter, options=opts,
+                         footprint_area=footprint, length_scale=g.electrolyte_thickness,
+                         surface_kinetics=setup.surface_kinetics(case, tm),
+                         metal_conductivity=setup.metal_conductivity(case, tm))
+        p_ref = ref.solve().metrics()["plating"]
+        mech_summary["plating_without_coupling"] = p_ref
     cell = SteadyCell(comm, tm, el, kin, op, coating=coat, counter_kinetics=counter, options=opts,
                       footprint_area=footprint, length_scale=g.electrolyte_thickness, transient=transient,
                       surface_kinetics=setup.surface_kinetics(case, tm),
-                      metal_conductivity=setup.metal_conductivity(case, tm))
+                      metal_conductivity=setup.metal_conductivity(case, tm),
+                      mechanical_potential=mechanical)
     setup_s = time.perf_counter() - t0
     log.info("problem: %s, coating %s%s", ", ".join(cell.surfaces), "none" if coat is None else f"{coat.name} ({coat.model})",
              f", transient over {duration:.4g} s" if transient else ", steady")
@@ -210,6 +221,13 @@ def solve_steady(comm, case: Case, tm) -> dict:
         summary["depletion_time_s"] = depletion
         summary["time_steps"] = len(series)
         summary["_series"] = series
+    if mech_summary is not None:
+        summary["overpotentials_V"]["mechanical"] = mech_summary["delta_mu_mean_J_per_mol"] / 96485.33212
+        if "plating_without_coupling" in mech_summary:
+            p0, p1 = mech_summary["plating_without_coupling"], m["plating"]
+            mech_summary["cv_change"] = p1["cv"] - p0["cv"]
+            mech_summary["max_over_mean_change"] = p1["max_over_mean"] - p0["max_over_mean"]
+        summary["mechanics"] = mech_summary
     if "host" in tm.groups or "collector" in tm.groups:
         from licoat.solver.host_metrics import host_uniformity
 
@@ -222,6 +240,45 @@ def solve_steady(comm, case: Case, tm) -> dict:
         )
     summary["_cell"] = cell  # removed before writing
     return summary
+
+
+def mechanical_coupling(comm, case: Case, tm):
+    """Elastic stress in the solids and the Monroe–Newman interface potential on the Li surfaces.
+
+    Returns (hook for SteadyCell or None, summary dict or None)."""
+    mech = case.mechanics
+    if not mech.enabled:
+        return None, None
+    from licoat import setup
+    from licoat.solver import mechanics as mm
+
+    t0 = time.perf_counter()
+    state = mm.solve_elasticity(comm, tm, setup.solids(case, tm), mech.stack_pressure)
+    li = load_material(case.anode.material)
+    extra = case.anode.model_extra or {}
+    V_M = extra.get("molar_volume", li.value("molar_volume"))
+    gamma = extra.get("surface_tension", li.value("surface_tension"))
+    coat = setup.coating(case)
+    if coat is not None and coat.model == "resolved":
+        v_plus = setup.solids(case, tm)["coating"].V_plus
+    elif coat is not None:  # thin film: Li+ comes from the film, whose stress is not modelled
+        v_plus = load_material(case.coating.material).get("li_partial_molar_volume", 0.0) or 0.0
+    else:
+        v_plus = mech.electrolyte_partial_molar_volume
+    curvature = setup.interface_curvature(case)
+    surfaces = [s for s in ("anode_coating", "anode_electrolyte") if tm.has(s)]
+    dmu, means, areas = {}, {}, {}
+    for s in surfaces:
+        kw = dict(V_M=V_M, V_plus=v_plus, gamma=gamma, curvature=curvature)
+        dmu[s] = mm.interface_potential(state, s, **kw)
+        means[s] = mm.mean_delta_mu(state, s, **kw)
+    mean = sum(means.values()) / max(len(means), 1)
+    summary = {"stack_pressure_Pa": mech.stack_pressure, "stress_coupling": mech.stress_coupling,
+               "delta_mu_mean_J_per_mol": mean, "li_partial_molar_volume_above_m3_mol": v_plus,
+               "elasticity_dofs": state.dofs, "elasticity_s": time.perf_counter() - t0}
+    log.info("mechanics: stack pressure %.3g Pa, mean interface dmu/F = %.4g mV", mech.stack_pressure, mean / 96.48533212)
+    hook = mm.mechanical_potential_hook(dmu) if mech.stress_coupling == "monroe-newman" else None
+    return hook, summary
 
 
 def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: str | None):

@@ -142,3 +142,37 @@ def metal_conductivity(case: Case, tm) -> dict | None:
         raise ValueError(f"host.equipotential = false needs electronically conducting {', '.join(insulating)} "
                          f"(host.material = '{case.host.material}' has no usable electronic_conductivity)")
     return out or None
+
+
+def solids(case: Case, tm) -> dict:
+    """Elastic solids present in the mesh: Li, a resolved coating, host and collector (materials + overrides)."""
+    from licoat.solver.mechanics import Solid
+
+    def solid(section, material_name, default_section=None):
+        m = load_material(material_name)
+        extra = (section.model_extra or {}) if section is not None else {}
+        get = lambda k, default=None: extra[k] if k in extra else m.get(k, default)  # noqa: E731
+        return Solid(get("shear_modulus"), get("poisson_ratio"), get("li_partial_molar_volume", 0.0) or 0.0)
+
+    out = {}
+    if tm.has("anode"):
+        out["anode"] = solid(case.anode, case.anode.material)
+    if tm.has("coating"):
+        out["coating"] = solid(case.coating, case.coating.material)
+    if tm.has("host"):
+        out["host"] = solid(case.host, case.host.material)
+    if tm.has("collector"):
+        out["collector"] = solid(None, "Cu")
+    return out
+
+
+def interface_curvature(case: Case):
+    """Analytic curvature of the Li surface where the geometry has one (sinusoid: h = A cos kx,
+    kappa = A k^2 cos kx); None (zero) otherwise."""
+    g = case.geometry
+    if g.kind == "sinusoid" and g.amplitude and g.wavelength:
+        import numpy as np
+
+        k = 2 * np.pi / g.wavelength
+        return lambda x: g.amplitude * k**2 * np.cos(k * x[0])
+    return None
