@@ -85,6 +85,7 @@ class Geometry(Section):
     strut_diameter: Length | None = None
     porosity: Fraction | None = None
     collector_thickness: Length = 5e-6
+    cache: bool = True  # reuse meshes from the on-disk cache (keyed by these parameters)
 
 
 class Coating(MaterialSection):

@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--out", required=True)
     m.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
 
+    sw = sub.add_parser("sweep", help="run a case over the cartesian product of parameter values")
+    sw.add_argument("case")
+    sw.add_argument("--out", required=True)
+    sw.add_argument("--vary", action="append", required=True, metavar="SECTION.KEY=V1,V2,...")
+    sw.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    sw.add_argument("--quiet", action="store_true")
+
     mat = sub.add_parser("materials", help="list materials, or show one with values and sources")
     mat.add_argument("name", nargs="?")
     return p
@@ -113,9 +120,17 @@ def main(argv: list[str] | None = None) -> int:
 
     out = _out_dir(args, case)
     try:
-        run_case(comm, case, out, args.case, verbose=not args.quiet)
+        if args.command == "sweep":
+            from licoat.sweep import run_sweep
+
+            run_sweep(comm, args.case, out, args.set, args.vary, verbose=not args.quiet)
+        else:
+            run_case(comm, case, out, args.case, verbose=not args.quiet)
     except GeometryError as exc:
         _say(f"licoat: invalid geometry: {exc}", err=True)
+        return EXIT_INPUT
+    except CaseError as exc:
+        _say(f"licoat: {exc}", err=True)
         return EXIT_INPUT
     except SolverError as exc:
         _say(f"licoat: solver failed: {exc}", err=True)

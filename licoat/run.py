@@ -104,7 +104,6 @@ def physics_warnings(case: Case, coating, electrolyte, metrics: dict) -> list[st
 def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose: bool = True) -> dict:
     """Run a validated case, write the results directory and return the summary dict."""
     from licoat import setup
-    from licoat.meshes import build_mesh
 
     if case.study.kind == "stability":
         from licoat.studies import run_stability
@@ -117,12 +116,13 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
     try:
         log.info("licoat %s on %d rank(s): case %s", licoat.__version__, comm.size, case_path or "<dict>")
         t0 = time.perf_counter()
-        tm = build_mesh(comm, setup.geometry_params(case))
+        tm, hit = setup.mesh(comm, case)
         mesh_s = time.perf_counter() - t0
-        log.info("mesh: %s %dD, %d cells (%.2f s)", case.geometry.kind, tm.dim,
-                 tm.mesh.topology.index_map(tm.dim).size_global, mesh_s)
+        log.info("mesh: %s %dD, %d cells (%.2f s%s)", case.geometry.kind, tm.dim,
+                 tm.mesh.topology.index_map(tm.dim).size_global, mesh_s, ", from cache" if hit else "")
         summary = solve_steady(comm, case, tm)
         summary["timing"]["mesh_s"] = mesh_s
+        summary["mesh_from_cache"] = hit
         t1 = time.perf_counter()
         write_outputs(comm, case, stage.tmp, summary, case_path)
         summary["timing"]["output_s"] = time.perf_counter() - t1

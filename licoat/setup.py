@@ -29,7 +29,7 @@ def coating_model(case: Case) -> str:
 
 def geometry_params(case: Case) -> dict:
     """Parameters for meshes.build_mesh: the [geometry] table plus the coating's thickness and model."""
-    p = {k: v for k, v in case.geometry.model_dump().items() if v is not None}
+    p = {k: v for k, v in case.geometry.model_dump().items() if v is not None and k != "cache"}
     model = coating_model(case)
     p["coating_thickness"] = case.coating.thickness if model else 0.0
     p["coating_model"] = model or "resolved"
@@ -176,3 +176,14 @@ def interface_curvature(case: Case):
         k = 2 * np.pi / g.wavelength
         return lambda x: g.amplitude * k**2 * np.cos(k * x[0])
     return None
+
+
+def mesh(comm, case: Case):
+    """Build (or reuse from the on-disk cache) the case's mesh. Returns (TaggedMesh, cache hit)."""
+    from licoat.meshes import build_mesh
+    from licoat.meshes.cache import build_mesh_cached
+
+    p = geometry_params(case)
+    if case.geometry.cache:
+        return build_mesh_cached(comm, p)
+    return build_mesh(comm, p), False

@@ -20,8 +20,17 @@ from licoat.meshes.common import GMSH_UNIT, MSH_SINK, TaggedMesh
 import dolfinx.io.gmsh  # noqa: E402
 
 
+def _generator_source_hash() -> str:
+    """Hash of the generator sources: a changed generator never reuses an old mesh."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def cache_key(p: dict) -> str:
-    doc = json.dumps({"p": p, "licoat": __version__, "format": 1}, sort_keys=True, default=repr)
+    doc = json.dumps({"p": p, "licoat": __version__, "source": _generator_source_hash(), "format": 1},
+                     sort_keys=True, default=repr)
     return hashlib.sha256(doc.encode()).hexdigest()
 
 

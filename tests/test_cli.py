@@ -133,3 +133,19 @@ def test_transient_run_from_case(tmp_path):
     assert s["depletion_time_s"] is None and s["duration_s"] == pytest.approx(5.0)
     lines = (out / "timeseries.csv").read_text().splitlines()
     assert lines[0].startswith("time_s") and len(lines) > 3
+
+
+def test_sweep_writes_table(tmp_path):
+    out = tmp_path / "sw"
+    rc = main(["sweep", str(DEFAULT), "--out", str(out), "--quiet", "--vary", "coating.thickness=10 nm,50 nm",
+               "--vary", "operation.current_density=1 mA/cm^2,2 mA/cm^2", "--set", "geometry.mesh_size='4 um'"])
+    assert rc == 0
+    rows = (out / "sweep.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("run,coating.thickness,operation.current_density")
+    assert (out / "sweep.png").exists() and (out / "run_003" / "summary.json").exists()
+
+
+def test_sweep_bad_value_exits_2(tmp_path, capsys):
+    rc = main(["sweep", str(DEFAULT), "--out", str(tmp_path / "s"), "--vary", "coating.thickness=10 nm,3 kg"])
+    assert rc == 2 and "coating.thickness" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
