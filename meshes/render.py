@@ -100,6 +100,8 @@ def _legend(pl, entries, width=0.2):
 
 
 def _draw_2d(pl, tm, grid, edges, window=None):
+    import pyvista
+
     entries = []
     for tag, name in _regions(tm):
         part = grid.extract_cells(np.flatnonzero(grid.cell_data["region"] == tag))
@@ -129,7 +131,6 @@ def render(tm: TaggedMesh, png: str, *, clip: bool = True, title: str | None = N
     3D: the solids (electrolyte thresholded out, its extent as an outline), isometric camera;
     ``clip`` cuts them at y = D/2 so the inside of the host shows.
     """
-    global pyvista
     import pyvista
 
     pyvista.OFF_SCREEN = True
