@@ -83,7 +83,8 @@ class Staging:
 
 def physics_warnings(case: Case, coating, electrolyte, metrics: dict) -> list[str]:
     warnings = []
-    i = abs(case.operation.current_density or metrics.get("applied_current_density_A_m2", 0.0))
+    # the film carries the plating current per unit of *surface* (not footprint) area
+    i = abs(metrics["plating"]["current_density_mean_A_m2"])
     if coating is not None and coating.ionic_conductivity > 0:
         drop = i * coating.area_specific_resistance
         if drop > 1.0:
