@@ -267,7 +267,10 @@ def mechanical_coupling(comm, case: Case, tm):
     else:
         v_plus = mech.electrolyte_partial_molar_volume
     curvature = setup.interface_curvature(case)
-    surfaces = [s for s in ("anode_coating", "anode_electrolyte") if tm.has(s)]
+    from licoat.solver.electrochemistry import plating_surfaces
+
+    # every plating surface: Li on Li (anode) or Li on a host/collector (the metal's own stress)
+    surfaces = [s for s in plating_surfaces(tm) if tm.has(s)]
     dmu, means, areas = {}, {}, {}
     for s in surfaces:
         kw = dict(V_M=V_M, V_plus=v_plus, gamma=gamma, curvature=curvature)
