@@ -232,7 +232,7 @@ class SteadyCell:
             D = electrolyte.diffusivity.ufl(c)
             # modified Ohm's law, i_e = -kappa grad(phi) + (2 kappa RT/F)(1 - t+) TDF grad(ln c)
             i_e = -kappa * self.Vt * (ufl.grad(phi_hat) - 2 * (1 - tp) * tdf * ufl.grad(c_hat) / c_pos)
-            out = {"i_e": i_e, "kappa": kappa, "i_n": {}, "eta": {}, "i_kin": {}}
+            out = {"i_e": i_e, "kappa": kappa, "i_n": {}, "eta": {}, "i_kin": {}, "i_film": {}, "i_leak": {}}
             for name in self.surfaces:
                 kin = self.kin_of[name]
                 liquid = name.endswith("_electrolyte") and not self.thin
@@ -249,8 +249,20 @@ class SteadyCell:
                 i_kin = kin.activation(eta, ufl.exp) * bv(kin, eta, cf)
                 out["eta"][name] = eta
                 out["i_kin"][name] = i_kin
-                # film current (thin) or kinetic current
-                out["i_n"][name] = (psi_hat - phi_hat) * self.Vt / coating.area_specific_resistance if self.thin else i_kin
+                if self.thin:
+                    # ionic film current, in series with the Li|film kinetics (psi equation below) ...
+                    out["i_film"][name] = (psi_hat - phi_hat) * self.Vt / coating.area_specific_resistance
+                    # ... and, for an electronically leaky film, Li plating on top of the film, fed by
+                    # electrons through it: electronic ASR t/sigma_e in series with the linearised
+                    # charge-transfer resistance RT/((alpha_a+alpha_c) F i0) (exact for linear kinetics)
+                    out["i_leak"][name] = 0.0
+                    if coating.electronic_conductivity > 0:
+                        r_e = coating.thickness / coating.electronic_conductivity
+                        r_ct = self.Vt / ((kin.alpha_a + kin.alpha_c) * kin.exchange_current_density)
+                        out["i_leak"][name] = (V_hat - phi_hat) * self.Vt / (r_e + r_ct)
+                    out["i_n"][name] = out["i_film"][name] + out["i_leak"][name]
+                else:
+                    out["i_n"][name] = i_kin
             # salt: anion flux N_- = -D grad c - (1 - t+) i_e / F, blocked at every Li+-only surface
             F_c = s_c * ufl.inner(D * c0 * ufl.grad(c_hat) + (1 - tp) * i_e / FARADAY, ufl.grad(v)) * dx_e
             # charge: div i = 0 in electrolyte and coating, i_n leaves through the plating surface
@@ -266,7 +278,7 @@ class SteadyCell:
                 F_phi += -s_phi * out["i_counter"] * w * ds(top)
             forms = [F_c, F_phi]
             if self.thin:  # film current = kinetic current on the Li side of the film
-                forms.append(sum(s_phi * ell * (out["i_kin"][n] - out["i_n"][n]) * mu * self.sm[n] for n in self.surfaces))
+                forms.append(sum(s_phi * ell * (out["i_kin"][n] - out["i_film"][n]) * mu * self.sm[n] for n in self.surfaces))
             out["forms"] = forms
             return out
 
@@ -296,6 +308,7 @@ class SteadyCell:
         self.i_e, self.kappa, self.i_n, self.eta = ph["i_e"], ph["kappa"], ph["i_n"], ph["eta"]
         self.i_counter = ph.get("i_counter")
         self.plating_current = {n: -i for n, i in self.i_n.items()}  # plating positive, A/m^2
+        self.i_leak = {n: i for n, i in ph["i_leak"].items() if not isinstance(i, float)}
         F_c, F_phi = ph["forms"][:2]
         # Pinned dofs (c inside the coating, psi off the surface) need a diagonal in the sparsity
         # pattern for their Dirichlet rows: a symbolic zero mass term provides it.
@@ -330,7 +343,7 @@ class SteadyCell:
             q = ufl.TestFunction(self.V_hat.function_space)
             i_app = operation.current_density
             # the kinetic current (= film current at convergence) keeps dR/dV != 0 for thin films
-            forms.append(sum(s_v * (ph["i_kin"][n] + self.load * i_app * self.footprint / self.area_S) * q * ds(self.tm.tag(n))
+            forms.append(sum(s_v * (ph["i_kin"][n] + ph["i_leak"].get(n, 0.0) + self.load * i_app * self.footprint / self.area_S) * q * ds(self.tm.tag(n))
                              for n in self.surfaces))
         if self.conducting:
             forms.insert(2, F_s)  # unknown order: c, phi, phi_s, [V], [psi], [lambda]
@@ -646,6 +659,9 @@ class SteadyCell:
         plating = uniformity(self.comm, [(self.plating_current[n], self.sm[n]) for n in self.surfaces],
                              j.x.array[s_owned])
 
+        if self.i_leak:  # share of the plating that lands on top of an electronically leaky film
+            leak = sum(self._integrate(-self.i_leak[n] * self.sm[n]) for n in self.i_leak)
+            plating["above_coating_fraction"] = leak / (plating["current_density_mean_A_m2"] * plating["area_m2"])
         Vt = self.Vt
         V = self.cell_voltage
         phi = self.phi_hat * Vt

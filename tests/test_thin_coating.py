@@ -64,3 +64,23 @@ def test_iterative_field_split_matches_direct_3d():
     assert out["iterative"]["linear_iterations"] > out["iterative"]["newton_iterations"]  # really Krylov
     assert out["iterative"]["cell_voltage_V"] == pytest.approx(out["direct"]["cell_voltage_V"], rel=1e-6)
     assert out["iterative"]["plating"]["cv"] == pytest.approx(out["direct"]["plating"]["cv"], rel=1e-4)
+
+
+def test_electronic_leakage_through_a_thin_film():
+    """A film that conducts electrons lets Li plate on top of it: with linear kinetics on both paths
+    the split follows the two parallel resistances exactly (planar, uniform):
+    ionic path  ASR_i = t/kappa_c + R_ct,  electronic path  ASR_e = t/sigma_e + R_ct,
+    R_ct = RT/((alpha_a + alpha_c) F i0); fraction on top = (1/ASR_e) / (1/ASR_i + 1/ASR_e)."""
+    from helpers import planar
+
+    comm = MPI.COMM_WORLD
+    t, kc, se, i0 = 20e-9, 1e-5, 4e-6, 10.0
+    tm = planar(comm, L=20e-6, t=t, model="thin")
+    kin = Kinetics(i0, 0.5, 0.5, 0.0, form="linear")
+    cell = SteadyCell(comm, tm, constant_electrolyte(kappa=1e4, diffusivity=1e-3), kin,
+                      Operation("galvanostatic", 10.0, None, 298.15),
+                      coating=Coating("film", t, kc, "thin", electronic_conductivity=se), length_scale=20e-6)
+    m = cell.solve().metrics()
+    r_ct = 8.314462618 * 298.15 / 96485.33212 / i0
+    g_i, g_e = 1 / (t / kc + r_ct), 1 / (t / se + r_ct)
+    assert m["plating"]["above_coating_fraction"] == pytest.approx(g_e / (g_i + g_e), rel=1e-3)
