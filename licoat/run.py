@@ -6,6 +6,7 @@ succeeded, so a failed or invalid run leaves no half-written results behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -81,6 +82,23 @@ class Staging:
         self.comm.barrier()
 
 
+@contextlib.contextmanager
+def staged(comm, out: Path, verbose: bool = True):
+    """A results directory with a rank-0 log that appears only if the block succeeds."""
+    stage = Staging(comm, Path(out))
+    handlers = setup_logging(comm, stage.tmp / "licoat.log", verbose)
+    try:
+        yield stage
+    except BaseException:
+        for h in handlers:
+            h.close()
+        stage.discard()
+        raise
+    for h in handlers:
+        h.close()
+    stage.commit()
+
+
 def physics_warnings(case: Case, coating, electrolyte, metrics: dict) -> list[str]:
     warnings = []
     # the film carries the plating current per unit of *surface* (not footprint) area
@@ -112,9 +130,7 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
         return run_stability(comm, case, out, case_path, verbose)
 
     out = Path(out)
-    stage = Staging(comm, out)
-    handlers = setup_logging(comm, stage.tmp / "licoat.log", verbose)
-    try:
+    with staged(comm, out, verbose) as stage:
         log.info("licoat %s on %d rank(s): case %s", licoat.__version__, comm.size, case_path or "<dict>")
         t0 = time.perf_counter()
         tm, hit = setup.mesh(comm, case)
@@ -132,14 +148,6 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
                  summary["plating"]["cv"], out)
         for w in summary["warnings"]:
             log.warning(w)
-    except BaseException:
-        for h in handlers:
-            h.close()
-        stage.discard()
-        raise
-    for h in handlers:
-        h.close()
-    stage.commit()
     return summary
 
 

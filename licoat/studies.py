@@ -9,7 +9,7 @@ from pathlib import Path
 import licoat
 from licoat.case import Case
 from licoat.materials import load_material
-from licoat.run import Staging, _write_json, log, setup_logging, write_outputs
+from licoat.run import Staging, _write_json, log, staged, write_outputs  # noqa: F401
 
 
 def mesh_to_directory(comm, case: Case, out: Path) -> dict:
@@ -67,9 +67,7 @@ def run_stability(comm, case: Case, out: Path, case_path: str | None = None, ver
 
     if case.study.wavelength is None:
         raise ValueError("study.wavelength is required for study.kind = 'stability' (e.g. '1 um')")
-    stage = Staging(comm, Path(out))
-    handlers = setup_logging(comm, stage.tmp / "licoat.log", verbose)
-    try:
+    with staged(comm, Path(out), verbose) as stage:
         t0 = time.perf_counter()
         params = stability_params(case)
         block = stability_summary(comm, params)
@@ -92,12 +90,4 @@ def run_stability(comm, case: Case, out: Path, case_path: str | None = None, ver
                  "stable" if block["stable"] else "unstable", block["critical_shear_modulus_ratio"])
         write_outputs(comm, case, stage.tmp, summary, case_path)
         _write_json(comm, stage.tmp / "summary.json", summary)
-    except BaseException:
-        for h in handlers:
-            h.close()
-        stage.discard()
-        raise
-    for h in handlers:
-        h.close()
-    stage.commit()
     return summary
