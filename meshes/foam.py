@@ -1,19 +1,30 @@
 """Open-cell metal foam hosts on a Cu collector (e.g. Cu or Ni foam), optionally coated.
 
-The struts are the edges of a periodic Voronoi tessellation of random seeds in the host layer
-[0, W] x [0, D] x [0, host_thickness] (periodic in all three directions; numpy
-``default_rng(seed)``; seeds keep a hard-core distance of 0.7 pore sizes, and Voronoi vertices closer than
-``merge_fraction`` (0.2) pore sizes are merged, so that cells are
-reasonably regular). The number of seeds is round(W D H / pore_size³): ``pore_size`` is the cube
-root of the mean cell volume. Struts are cylinders of diameter ``strut_diameter`` with a sphere of
-``node_factor`` (1.25) times that diameter at every node (foam nodes are thicker than struts; equal
-radii would make tangent cylinder/sphere junctions that OpenCASCADE cannot fuse cleanly), fused and clipped to the host layer: they rest on the collector
-(``host_collector``) and are cut flat at the layer top. The cell is periodic in x and y (the
-tessellation is), so ``periodic`` meshes have matching facets. Given ``porosity`` instead of
-``strut_diameter``, the diameter is found by bisection (secant steps, bracketed) on the host
-volume measured by OpenCASCADE, to 0.2 % in porosity; the porosity refers to the bare foam (a
-coating fills a further ≈ a·t). In 2D the same construction on a periodic planar Voronoi diagram
-(struts are bars, nodes discs).
+3D (default, ``network = "kelvin"``): a jittered periodic Kelvin (tetrakaidecahedral) skeleton, see
+:func:`kelvin_lattice`: BCC cubes of side 2^(1/3) ``pore_size`` (``pore_size`` is the cube root of the
+mean cell volume), stretched to a whole number of cubes across the cell, so the host is periodic in
+x and y. The faces of the host layer lie on node layers (nodes on a face are jittered only in the
+face), so the box cuts node spheres through their centres and in-plane struts along their axes;
+no strut crosses a face between its nodes. Every node moves by a random vector (numpy
+``default_rng([seed, attempt])``, at most ``jitter`` (0.2) strut lengths, less where the struts
+would get too short) and is kept at least ``k R + 2 t + face_margin R`` off the faces. Struts are
+cylinders of radius R, nodes spheres of radius k R with k = max(``node_factor`` (1.5), the value that
+keeps the junction circles of two struts apart and those of struts leaving a face node off the
+face) (about 1.8 to 2.2). Node jitter is halved where a check fails (struts closer than 2.2 node
+radii, struts meeting at less than twice the junction half-angle plus 6°, junction circles near a
+face, a strut surface grazing an edge of the box, a node sphere whose poles and seam cannot keep
+clear of its junctions). Every sphere is oriented with one pole inside a strut and its seam between
+the others, and every cylinder with its seam away from the sphere seams (coincident seams made
+tiny edges and slivers). Given ``porosity``, R is the quantile of a distance field on a grid of the
+layer (capsules plus node spheres), exact to ~0.1 % in porosity; the porosity refers to the bare
+foam. A failing OpenCASCADE/Gmsh draw is retried with a new, smaller jitter (``foam_attempts``).
+
+2D, or ``network = "voronoi"``: struts from a periodic Voronoi tessellation of random seeds
+(numpy ``default_rng(seed)``; seeds keep a hard-core distance of 0.7 pore sizes, and Voronoi vertices
+closer than ``merge_fraction`` (0.2) pore sizes are merged), with nodes of ``node_factor`` (1.25)
+times the strut diameter, fused and clipped to the host layer; given ``porosity``, the diameter is
+found by regula falsi on the host volume measured by OpenCASCADE. Robust in 2D; in 3D it often
+fails to mesh or meshes slowly with slivers (kept as an option).
 """
 
 from __future__ import annotations
@@ -22,7 +33,8 @@ import math
 
 import numpy as np
 
-from licoat.meshes.common import GMSH_UNIT, GeometryError, check_common, host_layout, host_model, to_dolfinx
+from licoat.meshes.common import (GMSH_UNIT, SOLIDS, GeometryError, assemble, check_common, host_layout, host_model,
+                                  size_fields, to_dolfinx)
 
 
 def _seeds(rng, n, L, dmin):
@@ -122,8 +134,7 @@ def check(p: dict) -> None:
         raise GeometryError(f"geometry.porosity = {por:g} must lie in (0.3, 1) for an open-cell foam")
 
 
-def build(comm, p: dict):
-    check(p)
+def _build_voronoi(comm, p: dict):
     lay = host_layout(p)
     lay.update(coating_cells=p.get("coating_cells", 2), algorithm3d=p.get("mesh_algorithm3d", 1))
     um, dim = lay["um"], lay["dim"]
@@ -256,3 +267,460 @@ def build(comm, p: dict):
     info = dict(kind="foam", coating_thickness=lay["t"] / um, coating_model=lay["mode"], periodic=lay["periodic"],
                 host_thickness=p["host_thickness"], seeds=nseeds, struts=int(len(segs)))
     return to_dolfinx(comm, make, gdim=dim, **info)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3D default: a jittered periodic Kelvin (tetrakaidecahedral) skeleton
+# ----------------------------------------------------------------------------------------------
+
+def _kelvin_cell():
+    """Vertices (quarter-lattice units) and edges of the truncated octahedron around a BCC site."""
+    import itertools
+
+    verts = set()
+    for perm in itertools.permutations(range(3)):
+        for s1 in (-1, 1):
+            for s2 in (-1, 1):
+                v = [0, 0, 0]
+                v[perm[1]], v[perm[2]] = s1, 2 * s2
+                verts.add(tuple(v))
+    V = np.array(sorted(verts))
+    E = np.array([(i, j) for i in range(len(V)) for j in range(i + 1, len(V)) if np.sum((V[i] - V[j]) ** 2) == 2])
+    return V, E
+
+
+def kelvin_lattice(p: dict) -> dict:
+    """The periodic Kelvin skeleton of the host layer (SI), before jitter.
+
+    BCC cubes of side c = 2^(1/3) pore_size (two Kelvin cells of volume pore_size³ each), stretched to
+    nx = round(W / c), ny = round(D / c), nz = round(H / c) cubes across the cell, so the skeleton
+    is periodic in x and y and the layer holds whole cubes. Nodes sit at multiples of c/4 and the
+    six faces of the host layer lie on node layers: the faces cut node spheres through their centres
+    and in-plane struts along their axes (clean, symmetric cuts) and no strut crosses a face
+    between its nodes; no node lies on an edge of the box. Struts with one end in the layer are kept
+    (with their outer nodes) for the porosity and angle checks; the OCC model leaves them out.
+    Returns q (integer node keys, quarter cubes), X (n, 3), edges (k, 2), shifts (k, 2) (the second
+    node of an edge is X[j] + (sx W, sy D, 0)), L, c, nz and cells.
+    """
+    W, D, H = p["width"], p.get("depth") or p["width"], p["host_thickness"]
+    c0 = p["pore_size"] * 2 ** (1 / 3)
+    nx, ny, nz = (max(1, int(round(Lk / c0))) for Lk in (W, D, H))
+    cx, cy, cz = W / nx, D / ny, H / nz
+    V, E = _kelvin_cell()
+    Mx, My, Mz = 4 * nx, 4 * ny, 4 * nz
+    keys = set()
+    for i in range(nx):
+        for j in range(ny):
+            for k in range(-1, nz + 2):
+                for off in (0, 2):
+                    site = np.array([4 * i + off, 4 * j + off, 4 * k + off])
+                    for e0, e1 in E:
+                        qa, qb = site + V[e0], site + V[e1]
+                        if max(qa[2], qb[2]) < 0 or min(qa[2], qb[2]) > Mz:  # keep struts touching the layer
+                            continue
+                        A = (int(qa[0] % Mx), int(qa[1] % My), int(qa[2]))
+                        B = (int(qb[0] % Mx), int(qb[1] % My), int(qb[2]))
+                        s = (int(qb[0] // Mx - qa[0] // Mx), int(qb[1] // My - qa[1] // My))
+                        keys.add(min((A, B, s), (B, A, (-s[0], -s[1]))))
+    keys = sorted(keys)
+    q = np.array(sorted({k[0] for k in keys} | {k[1] for k in keys}))
+    index = {tuple(v): n for n, v in enumerate(q.tolist())}
+    edges = np.array([(index[A], index[B]) for A, B, _ in keys])
+    shifts = np.array([s for _, _, s in keys])
+    X = q * np.array([cx, cy, cz]) / 4
+    # face nodes: (n, 3) bools, node on the x (y, z) faces of the layer
+    face = np.column_stack([q[:, 0] == 0, q[:, 1] == 0, (q[:, 2] == 0) | (q[:, 2] == Mz)])
+    return dict(q=q, X=X, edges=edges, shifts=shifts, face=face, L=np.array([W, D, H]), c=np.array([cx, cy, cz]),
+                nz=nz, cells=2 * nx * ny * nz)
+
+
+def _segments(net, X, edges=None, shifts=None):
+    edges = net["edges"] if edges is None else edges
+    shifts = net["shifts"] if shifts is None else shifts
+    W, D, _ = net["L"]
+    A = X[edges[:, 0]]
+    B = X[edges[:, 1]] + np.column_stack([shifts[:, 0] * W, shifts[:, 1] * D, np.zeros(len(shifts))])
+    return A, B
+
+
+def _push(net, X, dmin):
+    """Keep every node off the faces by at least ``dmin`` unless it lies on the face (exactly)."""
+    X = X.copy()
+    H, qz, Mz = net["L"][2], net["q"][:, 2], 4 * net["nz"]
+    for k in range(3):
+        off = ~net["face"][:, k]
+        if k == 2:
+            X[qz < 0, 2] = np.minimum(X[qz < 0, 2], -dmin)
+            X[qz > Mz, 2] = np.maximum(X[qz > Mz, 2], H + dmin)
+            off &= (qz >= 0) & (qz <= Mz)
+        X[off, k] = np.clip(X[off, k], dmin, net["L"][k] - dmin)
+        X[net["face"][:, k], k] = net["X"][net["face"][:, k], k]
+    return X
+
+
+def _solid_field(net, X, node_factor, npts):
+    """min(distance to the strut axes, distance to the nodes / node_factor) on a grid of the host layer.
+
+    The bare host (struts of radius R, node spheres of radius node_factor R) is the set where this
+    field is <= R (a strut's flat ends lie inside its node spheres), so one field gives the
+    porosity of every R."""
+    from scipy.spatial import cKDTree
+
+    W, D, H = net["L"]
+    hg = (W * D * H / npts) ** (1 / 3)
+    g = [(np.arange(m) + 0.5) * (Lk / m) for Lk, m in ((Lk, max(4, int(np.ceil(Lk / hg)))) for Lk in (W, D, H))]
+    P = np.stack(np.meshgrid(*g, indexing="ij"), axis=-1).reshape(-1, 3)
+    zoff = H + 4 * float(net["c"].max())
+    box = np.array([W, D, 4 * zoff])
+
+    def wrap(Y):
+        Y = Y.copy()
+        Y[:, 2] += zoff
+        for k in range(2):
+            Y[:, k] = np.mod(Y[:, k], box[k])
+            Y[Y[:, k] >= box[k], k] = 0.0
+        return Y
+
+    A, B = _segments(net, X)
+    ds = 0.01 * float(net["c"].min())
+    samples = []
+    for a0, b0 in zip(A, B):
+        m = int(np.ceil(np.linalg.norm(b0 - a0) / ds)) + 1
+        samples.append(a0 + np.linspace(0, 1, m)[:, None] * (b0 - a0))
+    Pw = wrap(P)
+    d1, _ = cKDTree(wrap(np.concatenate(samples)), boxsize=box).query(Pw)
+    d2, _ = cKDTree(wrap(X), boxsize=box).query(Pw)
+    return np.minimum(d1, d2 / node_factor)
+
+
+def _box_edge_grazers(net, X, radii, tol):
+    """Struts whose side surface (any radius in ``radii``) nearly touches an edge of the cell box."""
+    W, D, H = net["L"]
+    A0, B0 = _segments(net, X)
+    lines = [((x, y, 0), (0, 0, 1)) for x in (0, W) for y in (0, D)]
+    for z in (0, H):
+        lines += [((x, 0, z), (0, 1, 0)) for x in (0, W)] + [((0, y, z), (1, 0, 0)) for y in (0, D)]
+    bad = np.zeros(len(A0), bool)
+    for sx in (-1, 0, 1):
+        for sy in (-1, 0, 1):
+            s = np.array([sx * W, sy * D, 0.0])
+            A, B = A0 + s, B0 + s
+            v = B - A
+            for P0, u in lines:
+                P0, u = np.array(P0, float), np.array(u, float)
+                w0 = A - P0
+                vv, vu, wu, wv = np.sum(v * v, 1), v @ u, w0 @ u, np.sum(w0 * v, 1)
+                den = vv - vu**2
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    sc = np.clip(np.where(den > 1e-9 * vv, (vu * wu - wv) / den, 0.5), 0, 1)
+                d = np.linalg.norm(np.cross(A + sc[:, None] * v - P0, u), axis=1)
+                inner = (sc > 0) & (sc < 1)  # the side surface; the strut ends lie inside the node spheres
+                for R in radii:
+                    bad |= inner & (np.abs(d - R) < tol)
+    return np.flatnonzero(bad)
+
+
+def _incidence(net, X):
+    """Per node: [(edge, unit direction of the strut leaving the node)]."""
+    A, B = _segments(net, X)
+    U = (B - A) / np.linalg.norm(B - A, axis=1)[:, None]
+    inc: dict[int, list] = {i: [] for i in range(len(X))}
+    for e, (a, b) in enumerate(net["edges"]):
+        inc[int(a)].append((e, U[e]))
+        inc[int(b)].append((e, -U[e]))
+    return inc, U
+
+
+def _perp_basis(u):
+    h = np.array([1.0, 0, 0]) if abs(u[0]) < 0.9 else np.array([0, 1.0, 0])
+    p = np.cross(u, h)
+    p /= np.linalg.norm(p)
+    return p, np.cross(u, p)
+
+
+_AZ = np.radians(np.arange(0, 360, 5))
+
+
+def _sphere_frame(inc_i, theta, normals=()):
+    """Axis and seam of a node sphere, and the clearance (radians) it keeps.
+
+    The sphere's poles go along one strut (one pole at the centre of that strut's junction
+    circle, the other out on the bare sphere) and its seam meridian between the other struts, so
+    that neither the poles nor the seam come near another junction circle (cap of half-angle
+    ``theta`` around each strut). On a face (``normals``) the axis is never an in-plane strut.
+    Returns (clearance, pole edge or None, e3, e1)."""
+    best = (-np.inf, None, np.array([0, 0, 1.0]), np.array([1.0, 0, 0]))
+    cands = [(e, u) for e, u in inc_i if all(abs(float(u @ n)) > 1e-6 for n in normals)]
+    cands += [(None, np.asarray(n, float)) for n in normals] if not cands else []
+    for e0, u0 in cands:
+        others = [u for e, u in inc_i if e != e0 or e0 is None]
+        p, q = _perp_basis(u0)
+        if not others:
+            return (np.pi, e0, u0, p)
+        O = np.array(others)
+        beta = np.arccos(np.clip(O @ u0, -1, 1))
+        pole = float(np.minimum(beta, np.pi - beta).min() - theta) if e0 is None else float((np.pi - beta).min() - theta)
+        phi = np.arctan2(O @ q, O @ p)
+        dphi = np.abs((_AZ[:, None] - phi[None, :] + np.pi) % (2 * np.pi) - np.pi)
+        dist = np.where(dphi <= np.pi / 2, np.arcsin(np.clip(np.sin(beta)[None, :] * np.sin(dphi), 0, 1)),
+                        np.minimum(beta, np.pi - beta)[None, :])
+        seam = (dist - theta).min(axis=1)
+        j = int(np.argmax(seam))
+        score = min(pole, float(seam[j]))
+        if score > best[0]:
+            best = (score, e0, u0, np.cos(_AZ[j]) * p + np.sin(_AZ[j]) * q)
+    return best
+
+
+def _normals(net, i):
+    return [np.eye(3)[k] for k in range(3) if net["face"][i, k]]
+
+
+def _frames(net, X, theta):
+    """Sphere frames per node and cylinder frames per strut (seams placed apart); node clearances."""
+    inc, U = _incidence(net, X)
+    sph = {i: _sphere_frame(inc[i], theta, _normals(net, i)) for i in range(len(X))}
+    cyl = []
+    for e, (a, b) in enumerate(net["edges"]):
+        p, q = _perp_basis(U[e])
+        plane = [n for n in _normals(net, int(a)) if abs(float(U[e] @ n)) < 1e-6]
+        avoid = [sph[int(n)][3] for n in (a, b) if sph[int(n)][1] == e]
+        if plane:  # in-plane strut: seam along the face normal, away from the cut
+            p = plane[0]
+        elif avoid:
+            dirs = np.cos(_AZ)[:, None] * p + np.sin(_AZ)[:, None] * q
+            j = int(np.argmax(np.min(np.array([dirs @ v for v in avoid]) * -1, axis=0)))
+            p = dirs[j]
+        cyl.append((U[e], p))
+    return sph, cyl
+
+
+def _rotvec(e1, e3):
+    from scipy.spatial.transform import Rotation
+
+    M = np.column_stack([e1, np.cross(e3, e1), e3])
+    return Rotation.from_matrix(M).as_rotvec()
+
+
+def _place(occ, tag, rv, x0):
+    ang = float(np.linalg.norm(rv))
+    if ang > 1e-12:
+        occ.rotate([(3, tag)], 0, 0, 0, *(rv / ang), ang)
+    occ.translate([(3, tag)], *x0)
+
+
+def _foam_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, h_struts: float) -> dict:
+    """:func:`host_model` for the foam (µm): the same bodies and tags, but sized for many small curved
+    struts. Curvature sizing (``h_struts``, finer than the interface size) resolves the struts, so
+    the Distance refinement (slow with hundreds of strut faces) only covers the flat collector
+    interfaces unless the struts are coarser than the interface size."""
+    occ = gmsh.model.occ
+
+    def clipped(off):
+        prims = primitives(gmsh, off)
+        prims, _ = occ.fuse(prims[:1], prims[1:])
+        out, _ = occ.intersect(prims, [(3, occ.addBox(0, 0, 0, W, D, H + off))])
+        return out
+
+    host = clipped(0.0)
+    coll = [(3, occ.addBox(0, 0, -lay["Hc"], W, D, lay["Hc"]))]
+    shell = None
+    t = lay["t_res"]
+    if t > 0:
+        shell, _ = occ.fuse(clipped(t), [(3, occ.addBox(0, 0, 0, W, D, t))])
+    tags = assemble(gmsh, 3, (W, D, -lay["Hc"], H + lay["L"]), {"host": host, "collector": coll}, shell,
+                    lay["mode"], lay["periodic"])
+    fac = tags["facets"]
+    coat_surf, h_coat = None, None
+    if t > 0:
+        coat_surf = sorted(set(fac.get("coating_electrolyte", []) + [f for s in SOLIDS for f in fac.get(f"{s}_coating", [])]))
+        h_coat = t / float(lay.get("coating_cells", 2))
+    flat = sorted(set(f for n in ("collector_electrolyte", "collector_coating", "host_collector") for f in fac.get(n, [])))
+    refine = tags["interfaces"] if h_struts > lay["h_fine"] else flat
+    size_fields(gmsh, 3, refine, lay["h"], lay["h_fine"], max(W, D, H + lay["L"]), coat_surf, h_coat, t,
+                lay.get("algorithm3d", 1), lay.get("curvature_cells", 12))
+    gmsh.option.setNumber("Mesh.MeshSizeMin", min(lay["h_fine"], h_struts, h_coat or np.inf))
+    gmsh.model.mesh.generate(3)
+    return tags
+
+
+def _build_kelvin(comm, p: dict):
+    lay = host_layout(p)
+    lay.update(coating_cells=p.get("coating_cells", 2), algorithm3d=p.get("mesh_algorithm3d", 1),
+               curvature_cells=p.get("curvature_cells", 12))
+    um = lay["um"]
+    net = kelvin_lattice(p)
+    X0 = net["X"]
+    nn = len(X0)
+    a = p["pore_size"]
+    t = lay["t_res"] / um  # SI
+    given_d = p.get("strut_diameter")
+    npts = int(p.get("porosity_samples", 250_000))
+    A, B = _segments(net, X0)
+    l0 = float(np.linalg.norm(B - A, axis=1).min())
+    inc0, _ = _incidence(net, X0)
+    amin0 = min(float(np.arccos(np.clip(u @ v, -1, 1))) for lst in inc0.values()
+                for i, (_, u) in enumerate(lst) for _, v in lst[i + 1:])
+    elev0 = [math.asin(min(1.0, abs(float(u @ n)))) for i in range(nn) for n in _normals(net, i) for _, u in inc0[i]]
+    elev0 = min([e for e in elev0 if e > 1e-6], default=0.5 * math.pi)
+    # node spheres wide enough that the junction caps (half-angle asin(1/k)) of two struts stay apart
+    # and that those of struts leaving a face node stay on one side of the face, with room for jitter
+    theta_max = min(0.5 * (amin0 - math.radians(14)), elev0 - math.radians(11))
+    k = max(float(p.get("node_factor", 1.5)), 1.0 / math.sin(theta_max))
+    margin, jitter, attempts = float(p.get("face_margin", 0.35)), float(p.get("jitter", 0.2)), int(p.get("foam_attempts", 6))
+
+    def radius(X):
+        g = _solid_field(net, X, k, npts)
+        if given_d is not None:
+            return given_d / 2, float(np.mean(g > given_d / 2))
+        return float(np.quantile(g, 1.0 - p["porosity"])), float(p["porosity"])
+
+    def too_thick(R, why):
+        if given_d is not None:
+            return GeometryError(f"geometry.strut_diameter = {given_d:g} m is too thick for a foam of geometry.pore_size = "
+                                 f"{a:g} m ({why})")
+        return GeometryError(f"geometry.porosity = {p['porosity']:g} needs struts of diameter {2 * R:.3g} m, too thick "
+                             f"for a foam of geometry.pore_size = {a:g} m ({why}); raise the porosity or the pore size")
+
+    def dmin(R):
+        return k * R + 2 * t + margin * R
+
+    def violations(X, R):
+        """Nodes whose jitter must shrink: short struts (node spheres near touching), sharp angles,
+        struts grazing a cell edge, spheres whose poles/seam cannot keep clear of the junctions."""
+        Rn = k * R + t
+        theta = math.asin((R + t) / Rn)
+        thetas = (math.asin(1 / k), theta)
+        A, B = _segments(net, X)
+        E = net["edges"]
+        bad = set()
+        short = np.flatnonzero(np.linalg.norm(B - A, axis=1) < 2.2 * Rn)
+        bad.update(E[short].ravel().tolist())
+        inc, _ = _incidence(net, X)
+        for i, lst in inc.items():
+            for m, (e1, u) in enumerate(lst):
+                for e2, v in lst[m + 1:]:
+                    if math.acos(min(1.0, max(-1.0, float(u @ v)))) < 2 * theta + math.radians(6):
+                        bad.update([i, *E[e1].tolist(), *E[e2].tolist()])
+            nrm = _normals(net, i)
+            if _sphere_frame(lst, theta, nrm)[0] < math.radians(6):
+                bad.update([i] + [int(n) for e, _ in lst for n in E[e]])
+            for n in nrm:  # struts leaving a face node: in the face, or steep enough that their
+                # junction circle stays on one side of it (then an outward strut reaches into the
+                # layer only inside the node sphere and can be left out)
+                for e, u in lst:
+                    el = math.asin(min(1.0, abs(float(u @ n))))
+                    if el > 1e-6 and el < max(thetas) + math.radians(5):
+                        bad.update([i, *E[e].tolist()])
+        bad.update(E[_box_edge_grazers(net, X, [R, R + t], 0.1 * R)].ravel().tolist())
+        return sorted(bad)
+
+    R0, _ = radius(X0)
+    if 2 * R0 >= a:
+        raise GeometryError(f"geometry.porosity = {p.get('porosity')} needs struts of diameter {2 * R0:g} m, "
+                            f"not smaller than geometry.pore_size = {a:g} m")
+    if l0 < 2.3 * (k * R0 + t):
+        raise too_thick(R0, f"the Kelvin struts, {l0:.3g} m long, leave no room for nodes of "
+                            f"{2 * k * R0:.3g} m diameter" + (f" plus coating.thickness = {t:g} m" if t > 0 else ""))
+    if dmin(R0) > 0.3 * float(net["c"].min()):
+        raise too_thick(R0, "the nodes cannot keep clear of the cell faces")
+    if t > 0 and 2 * t >= 0.9 * (a - 2 * R0):
+        raise GeometryError(f"coating.thickness = {t:g} m must be smaller than half the gap between struts "
+                            f"(geometry.pore_size - strut diameter = {a - 2 * R0:g} m)")
+
+    def network(attempt):
+        """Jittered node positions kept clear of the faces, and the strut radius (None if rejected)."""
+        rng = np.random.default_rng([int(p.get("seed", 0)), attempt])
+        amp = min(jitter * l0, 0.5 * (l0 - 2.3 * (k * R0 + t))) * 0.7**attempt
+        v = rng.normal(size=X0.shape)
+        v *= (amp * rng.uniform(0, 1, nn) ** (1 / 3) / np.linalg.norm(v, axis=1))[:, None]
+        scale = np.ones(nn)
+        R = R0
+        for it in range(12):
+            X = _push(net, X0 + scale[:, None] * v, dmin(R))
+            R, por = radius(X)
+            X = _push(net, X0 + scale[:, None] * v, dmin(R))
+            bad = violations(X, R)
+            if not bad:
+                return dict(X=X, R=R, porosity=por, amp=amp, relaxed=int(np.sum(scale < 1)))
+            if not np.any(scale[bad] > 0):
+                return None
+            scale[bad] = 0.5 * scale[bad] if it < 6 else 0.0
+        return None
+
+    def primitives_for(nw):
+        X, R = nw["X"], nw["R"]
+        W, D, H = net["L"]
+        Lum = net["L"] * um
+        A, B = _segments(net, X)
+        sph, cyl = _frames(net, X, math.asin(1 / k))
+        srot = {i: _rotvec(f[3], f[2]) for i, f in sph.items()}
+        crot = [_rotvec(e1, e3) for e3, e1 in cyl]
+        lens = np.linalg.norm(B - A, axis=1) * um
+        tol = 1e-6 * float(Lum.max())
+
+        def primitives(gmsh, off):
+            occ = gmsh.model.occ
+            Rc, Rn = R * um + off, k * R * um + off
+            out = []
+            for sx in (-1, 0, 1):
+                for sy in (-1, 0, 1):
+                    s = np.array([sx * W, sy * D, 0.0])
+                    for e, (a0, b0) in enumerate(zip((A + s) * um, (B + s) * um)):
+                        # struts leaving the layer reach into it only inside their node sphere
+                        if np.all(np.minimum(a0, b0) > -tol) and np.all(np.maximum(a0, b0) < Lum + tol):
+                            c = occ.addCylinder(0, 0, 0, 0, 0, lens[e], Rc)
+                            _place(occ, c, crot[e], a0)
+                            out.append((3, c))
+                    for i in range(nn):
+                        c0 = (X[i] + s) * um
+                        if np.all(c0 > -tol) and np.all(c0 < Lum + tol):
+                            sp = occ.addSphere(0, 0, 0, Rn)
+                            _place(occ, sp, srot[i], c0)
+                            out.append((3, sp))
+            return out
+        return primitives
+
+    def make(gmsh):
+        last = None
+        for attempt in range(attempts):
+            nw = network(attempt)
+            if nw is None:
+                last = "no jitter keeps the struts clear of each other and of the cell edges"
+                continue
+            gmsh.option.setNumber("Geometry.OCCParallel", 1)
+            gmsh.option.setNumber("Mesh.OptimizeNetgen", int(p.get("optimize_netgen", 1)))
+            try:
+                h_struts = 2 * math.pi * nw["R"] * um / float(lay["curvature_cells"])
+                tags = _foam_model(gmsh, lay, *(net["L"] * um), primitives_for(nw), h_struts)
+            except GeometryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - OpenCASCADE/Gmsh failure on this draw: jitter again
+                last = str(exc)
+                gmsh.clear()
+                gmsh.model.add("licoat")
+                continue
+            vhost = sum(gmsh.model.occ.getMass(3, v) for v in tags["regions"].get("host", []))
+            return dict(strut_diameter=2 * nw["R"], node_diameter=2 * k * nw["R"], node_factor=k,
+                        porosity_geometry=1.0 - vhost / float(np.prod(net["L"] * um)),
+                        porosity_bare=nw["porosity"], attempt=attempt, jitter_amplitude=nw["amp"],
+                        nodes_relaxed=nw["relaxed"])
+        raise GeometryError(f"could not build a meshable foam for geometry.seed = {p.get('seed', 0)} "
+                            f"(geometry.pore_size = {a:g} m) in {attempts} draws: {last}")
+
+    info = dict(kind="foam", network="kelvin", coating_thickness=lay["t"] / um, coating_model=lay["mode"],
+                periodic=lay["periodic"], host_thickness=p["host_thickness"], seeds=int(round(net["cells"])),
+                struts=int(len(net["edges"])), nodes=nn, lattice_cell=[float(v) for v in net["c"]])
+    return to_dolfinx(comm, make, gdim=3, **info)
+
+
+def build(comm, p: dict):
+    check(p)
+    network = p.get("network") or ("kelvin" if int(p["dim"]) == 3 else "voronoi")
+    if network not in ("kelvin", "voronoi"):
+        raise GeometryError(f"geometry.network = '{network}' must be 'kelvin' or 'voronoi'")
+    if network == "kelvin":
+        if int(p["dim"]) != 3:
+            raise GeometryError("geometry.network = 'kelvin' needs geometry.dim = 3")
+        return _build_kelvin(comm, p)
+    return _build_voronoi(comm, p)
