@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from licoat.meshes.common import (GMSH_UNIT, SOLIDS, GeometryError, assemble, check_common, host_layout, host_model,
+from licoat.meshes.common import (SOLIDS, GeometryError, assemble, check_common, host_layout, host_model,
                                   size_fields, to_dolfinx)
 
 
