@@ -149,3 +149,9 @@ def test_sweep_bad_value_exits_2(tmp_path, capsys):
     rc = main(["sweep", str(DEFAULT), "--out", str(tmp_path / "s"), "--vary", "coating.thickness=10 nm,3 kg"])
     assert rc == 2 and "coating.thickness" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("case", sorted((Path(__file__).resolve().parents[1] / "cases").glob("*.toml")),
+                         ids=lambda p: p.stem)
+def test_every_shipped_case_validates(case, capsys):
+    assert main(["validate", str(case)]) == 0
