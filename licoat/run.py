@@ -43,12 +43,23 @@ def setup_logging(comm, logfile: Path | None = None, verbose: bool = True) -> li
         h.close()
     handlers: list[logging.Handler] = []
     if comm.rank == 0:
+        fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
         if verbose:
-            handlers.append(logging.StreamHandler())
+            import sys
+
+            if sys.stderr.isatty():  # colour and aligned columns for people, plain text for pipes
+                from rich.logging import RichHandler
+
+                console = RichHandler(show_path=False, log_time_format="%H:%M:%S")
+                console.setFormatter(logging.Formatter("%(message)s"))
+            else:
+                console = logging.StreamHandler()
+                console.setFormatter(fmt)
+            handlers.append(console)
         if logfile is not None:
             handlers.append(logging.FileHandler(logfile, mode="w"))
+            handlers[-1].setFormatter(fmt)
         for h in handlers:
-            h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
             log.addHandler(h)
     else:
         log.addHandler(logging.NullHandler())
