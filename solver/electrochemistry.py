@@ -623,20 +623,50 @@ class SteadyCell:
         return {"concentration": c, "potential": phi, "plating_current_density": j}
 
     def _interpolate_surface(self, exprs: dict, target):
-        """Nodal values of per-surface expressions into a P1 function (zero away from the surfaces)."""
-        msh = self.tm.mesh
-        d = self.dim
-        f2c = msh.topology.connectivity(d - 1, d)
+        """Nodal values of per-surface expressions into a P1 function (zero away from the surfaces).
+        Compiled expressions and cell/dof sets are cached per (surface, expression)."""
         V = target.function_space
+        cache = self.__dict__.setdefault("_surface_interp", {})
         target.x.array[:] = 0.0
         for name, expr in exprs.items():
-            facets = self.tm.facets(name)
-            cells = np.unique(np.concatenate([f2c.links(f) for f in facets])) if len(facets) else np.zeros(0, np.int32)
-            tmp = fem.Function(V)
-            tmp.interpolate(fem.Expression(expr, V.element.interpolation_points), cells0=cells.astype(np.int32))
-            dofs = fem.locate_dofs_topological(V, d - 1, facets)
+            key = (name, id(expr), id(V))
+            if key not in cache:
+                d = self.dim
+                f2c = self.tm.mesh.topology.connectivity(d - 1, d)
+                facets = self.tm.facets(name)
+                cells = np.unique(np.concatenate([f2c.links(f) for f in facets])) if len(facets) else np.zeros(0)
+                cache[key] = (fem.Expression(expr, V.element.interpolation_points), cells.astype(np.int32),
+                              fem.locate_dofs_topological(V, d - 1, facets), fem.Function(V), expr)
+            compiled, cells, dofs, tmp, _ = cache[key]
+            tmp.interpolate(compiled, cells0=cells)
             target.x.array[dofs] = tmp.x.array[dofs]
         target.x.scatter_forward()
+
+    def plating_series(self) -> dict:
+        """Cheap per-time-step numbers (forms compiled once): voltage, mean/min/max plating current, cv."""
+        if not hasattr(self, "_series_forms"):
+            self._series_forms = (
+                [fem.form(j * self.sm[n]) for n, j in self.plating_current.items()],
+                [fem.form(j * j * self.sm[n]) for n, j in self.plating_current.items()],
+                fem.Function(self.c_hat.function_space),
+            )
+        f1, f2, jfun = self._series_forms
+        mean = sum(self._integrate_compiled(f) for f in f1) / self.area_S
+        var = max(sum(self._integrate_compiled(f) for f in f2) / self.area_S - mean**2, 0.0)
+        self._interpolate_surface(self.plating_current, jfun)
+        own = self.S_dofs[self.S_dofs < jfun.function_space.dofmap.index_map.size_local]
+        vals = jfun.x.array[own]
+        big = np.finfo(float).max
+        return {
+            "cell_voltage_V": self.cell_voltage,
+            "current_density_mean_A_m2": mean,
+            "current_density_min_A_m2": self.comm.allreduce(float(vals.min()) if vals.size else big, op=MPI.MIN),
+            "current_density_max_A_m2": self.comm.allreduce(float(vals.max()) if vals.size else -big, op=MPI.MAX),
+            "cv": float(np.sqrt(var) / abs(mean)) if mean else float("nan"),
+        }
+
+    def _integrate_compiled(self, form) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
     def _surface_mean(self, expr, names) -> float:
         """Area mean of a continuous expression over facet groups (exterior or interior facets)."""

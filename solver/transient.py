@@ -101,15 +101,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) 
         cell.c_nm1.x.array[:] = cell.c_n.x.array
         cell.c_n.x.array[:] = cell.c_hat.x.array
         record = {"time_s": t, "dt_s": dt, "surface_concentration_min_mol_m3": c_min}
-        m = cell.metrics()
-        p = m["plating"]
-        record.update({
-            "cell_voltage_V": m["cell_voltage_V"],
-            "current_density_mean_A_m2": p["current_density_mean_A_m2"],
-            "current_density_min_A_m2": p["current_density_min_A_m2"],
-            "current_density_max_A_m2": p["current_density_max_A_m2"],
-            "cv": p["cv"],
-        })
+        record.update(cell.plating_series())
         res.series.append(record)
         if on_step is not None:
             on_step(t, record)
