@@ -14,6 +14,7 @@ Conventions used by every generator (the public contract between ``meshes`` and 
 from __future__ import annotations
 
 import contextlib
+import os
 import contextvars
 from dataclasses import dataclass, field
 
@@ -351,6 +352,8 @@ def size_fields(gmsh, dim: int, interfaces: list, h: float, h_fine: float, exten
     opt.setNumber("Mesh.MeshSizeMin", min(h_fine, h_coat or h_fine))
     opt.setNumber("Mesh.Algorithm", 6)
     opt.setNumber("Mesh.Algorithm3D", int(algorithm3d))
+    # one thread unless HXT was asked for: it keeps the node order, and so a seed's mesh, identical
+    opt.setNumber("General.NumThreads", max(1, min(4, os.cpu_count() or 1)) if int(algorithm3d) == 10 else 1)
 
 
 def host_layout(p: dict) -> dict:
@@ -364,7 +367,10 @@ def host_layout(p: dict) -> dict:
     return dict(dim=dim, mode=mode, t=t, t_res=t if mode == "resolved" else 0.0, h=h, h_fine=min(h_fine, h),
                 L=float(p["electrolyte_thickness"]) * um,
                 Hc=float(p.get("collector_thickness") or p["mesh_size"]) * um,
-                periodic=bool(p.get("periodic", False)), um=um)
+                periodic=bool(p.get("periodic", False)), um=um,
+                # Delaunay by default: reproducible for a given seed (multithreaded HXT is faster but
+                # its node order, and so the mesh, changes from run to run); mesh_algorithm3d overrides
+                algorithm3d=int(p.get("mesh_algorithm3d") or 1))
 
 
 def finish_mesh(gmsh, dim: int, tags: dict, lay: dict, extent: float) -> None:

@@ -189,7 +189,7 @@ def build(comm, p: dict):
     check(p)
     fibres = layout(p)  # deterministic from the seed: identical on every rank
     lay = host_layout(p)
-    lay.update(coating_cells=p.get("coating_cells", 2), algorithm3d=p.get("mesh_algorithm3d", 1))
+    lay.update(coating_cells=p.get("coating_cells", 2))  # 3D algorithm: host_layout
     um, dim = lay["um"], lay["dim"]
     W, D, H = p["width"] * um, p.get("depth", p["width"]) * um, p["host_thickness"] * um
     r = p["fiber_diameter"] / 2 * um
