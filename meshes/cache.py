@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from licoat import __version__
-from licoat.meshes.common import GMSH_UNIT, MSH_SINK, TaggedMesh
+from licoat.meshes.common import GMSH_UNIT, MSH_SINK, TaggedMesh, gmsh_model
 
 import dolfinx.io.gmsh  # noqa: E402
 
@@ -46,7 +46,10 @@ def build_mesh_cached(comm, p: dict, cache_dir=None) -> tuple[TaggedMesh, bool]:
     msh, meta = d / f"{key}.msh", d / f"{key}.json"
     hit = comm.bcast(msh.exists() and meta.exists() if comm.rank == 0 else None, root=0)
     if hit:
-        data = dolfinx.io.gmsh.read_from_msh(str(msh), comm, 0, gdim=int(p["dim"]))
+        with gmsh_model("licoat-cache") as gmsh:  # quiet Gmsh (read_from_msh would print its log)
+            if comm.rank == 0:
+                gmsh.merge(str(msh))
+            data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=int(p["dim"]))
         data.mesh.geometry.x[:] *= GMSH_UNIT
         info = comm.bcast(json.loads(meta.read_text()) if comm.rank == 0 else None, root=0)
         mesh = data.mesh

@@ -259,7 +259,8 @@ class SteadyCell:
                     if coating.electronic_conductivity > 0:
                         r_e = coating.thickness / coating.electronic_conductivity
                         r_ct = self.Vt / ((kin.alpha_a + kin.alpha_c) * kin.exchange_current_density)
-                        out["i_leak"][name] = (V_hat - phi_hat) * self.Vt / (r_e + r_ct)
+                        eta_top = (V_hat - phi_hat) * self.Vt  # electrons at V on top of the film
+                        out["i_leak"][name] = kin.activation(eta_top, ufl.exp) * eta_top / (r_e + r_ct)
                     out["i_n"][name] = out["i_film"][name] + out["i_leak"][name]
                 else:
                     out["i_n"][name] = i_kin
