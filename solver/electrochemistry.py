@@ -13,6 +13,8 @@ non-dimensional so that Newton's residual norms mean the same in every field:
 * V̂ = V F / RT              plating-electrode potential: a global (real) unknown when
                             galvanostatic, a constant when potentiostatic
 * λ                         (Li counter only) multiplier that conserves the salt inventory
+* φ̂_s                       (resolved hosts only) electronic potential in host and collector;
+                            the applied current leaves through the collector bottom
 
 Equations (Newman & Thomas-Alyea ch. 12, binary salt, constant t+):
 
@@ -22,6 +24,10 @@ Equations (Newman & Thomas-Alyea ch. 12, binary salt, constant t+):
     coating       i_c = -κ_c ∇φ                                   ∇·i_c = 0   (t+ = 1)
     Li surface    i_n = i0 (c/c0)^γ [exp(α_a f η) - exp(-α_c f η)],  η = V - φ_l,  f = F/RT
     thin coating  i_n = (ψ - φ_e) / ASR  with  i_n = BV(V - ψ),  ASR = t/κ_c
+    leaky film    + i_top = a(η) (V - φ_e) / (t/σ_e + R_ct)     (Li plating on top of the film)
+    metal         -∇·(σ ∇φ_s) = 0,  η = φ_s - φ_l              (resolved hosts)
+    stress        η -> η - Δμ/F,  i0 -> i0 exp((1 - α_a) Δμ/RT) (Monroe–Newman, optional)
+    nucleation    i_n -> a(η) i_n,  a = 1/(1 + exp((η + η_nuc)/w))
     galvanostatic ∫_S i_n dS = -i_app A_footprint                  (plating positive i_app)
 
 Weak form (test functions v, w):
@@ -180,9 +186,6 @@ class SteadyCell:
         self.dx, self.ds = dx, ds
         self.sm = {n: ds(self.tm.tag(n)) for n in self.surfaces}
         dx_e = dx(self.tm.tag("electrolyte"))
-        S = tuple(self.tm.tag(s) for s in self.surfaces)
-        self.S = S
-        ds_S = ds(S)
 
         tp, tdf = electrolyte.transference_number, electrolyte.thermodynamic_factor
         self.conducting = bool(self.metal_sigma)
