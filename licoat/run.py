@@ -148,7 +148,7 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
         mesh_s = time.perf_counter() - t0
         log.info("mesh: %s %dD, %d cells (%.2f s%s)", case.geometry.kind, tm.dim,
                  tm.mesh.topology.index_map(tm.dim).size_global, mesh_s, ", from cache" if hit else "")
-        summary = solve_steady(comm, case, tm)
+        summary = solve_steady(comm, case, tm, fields_dir=stage.tmp / "fields")
         summary["timing"]["mesh_s"] = mesh_s
         summary["mesh_from_cache"] = hit
         t1 = time.perf_counter()
@@ -162,7 +162,9 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
     return summary
 
 
-def solve_steady(comm, case: Case, tm) -> dict:
+def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
+    """Solve the case on ``tm`` (steady, or transient when a duration/capacity is given; transient
+    runs write their field time series into ``fields_dir``). Returns the summary dict."""
     from licoat import setup
     from licoat.solver.electrochemistry import SolverOptions, SteadyCell
 
@@ -207,7 +209,23 @@ def solve_steady(comm, case: Case, tm) -> dict:
     if transient:
         from licoat.solver.transient import TransientOptions, integrate
 
-        res = integrate(cell, TransientOptions(duration=duration, dt_initial=min(1e-2, duration / 100)), log=log)
+        writer, fields, on_step = None, None, None
+        if fields_dir is not None and case.output.fields:  # a field time series for ParaView
+            from dolfinx.io import VTXWriter
+
+            fields = cell.fields()
+            writer = VTXWriter(comm, str(fields_dir / "solution.bp"), list(fields.values()), engine="BP4")
+
+            def on_step(t, record):
+                cell.fields(fields)
+                writer.write(t)
+
+        try:
+            res = integrate(cell, TransientOptions(duration=duration, dt_initial=min(1e-2, duration / 100)),
+                            on_step=on_step, log=log)
+        finally:
+            if writer is not None:
+                writer.close()
         series, depletion = res.series, res.depletion_time_s
         cell.solve_s = res.solve_s
     else:
@@ -258,7 +276,7 @@ def solve_steady(comm, case: Case, tm) -> dict:
             f"the surface salt concentration reached zero at t = {depletion:.4g} s (depletion, Sand's time): "
             "the run ended there; beyond it plating is transport-limited and dendritic growth is expected"
         )
-    summary["_cell"] = cell  # removed before writing
+    summary["_cell"] = None if (transient and fields_dir is not None) else cell  # fields already written
     return summary
 
 

@@ -615,16 +615,17 @@ class SteadyCell:
         # a real-space Function holds its single dof on every rank (owned on rank 0, ghosted elsewhere)
         return float(u.x.array[0])
 
-    def fields(self) -> dict:
-        """Dimensional fields: concentration [mol/m^3], potential [V], plating current density [A/m^2]."""
+    def fields(self, out: dict | None = None) -> dict:
+        """Dimensional fields: concentration [mol/m^3], potential [V], plating current density [A/m^2].
+        With ``out`` (a previous return value) the same Functions are refreshed in place, so that a
+        writer opened on them can write a time series."""
         P1 = self.c_hat.function_space
-        c = fem.Function(P1, name="concentration")
-        c.x.array[:] = self.c_hat.x.array * self.c0
-        phi = fem.Function(P1, name="potential")
-        phi.x.array[:] = self.phi_hat.x.array * self.Vt
-        j = fem.Function(P1, name="plating_current_density")
-        self._interpolate_surface(self.plating_current, j)
-        return {"concentration": c, "potential": phi, "plating_current_density": j}
+        if out is None:
+            out = {n: fem.Function(P1, name=n) for n in ("concentration", "potential", "plating_current_density")}
+        out["concentration"].x.array[:] = self.c_hat.x.array * self.c0
+        out["potential"].x.array[:] = self.phi_hat.x.array * self.Vt
+        self._interpolate_surface(self.plating_current, out["plating_current_density"])
+        return out
 
     def _interpolate_surface(self, exprs: dict, target):
         """Nodal values of per-surface expressions into a P1 function (zero away from the surfaces).
