@@ -133,6 +133,7 @@ def test_transient_run_from_case(tmp_path):
     assert s["depletion_time_s"] is None and s["duration_s"] == pytest.approx(5.0)
     lines = (out / "timeseries.csv").read_text().splitlines()
     assert lines[0].startswith("time_s") and len(lines) > 3
+    assert (out / "fields" / "solution.bp" / "md.idx").stat().st_size > 0  # field time series
 
 
 def test_sweep_writes_table(tmp_path):
