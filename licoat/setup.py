@@ -167,14 +167,19 @@ def solids(case: Case, tm) -> dict:
 
 
 def interface_curvature(case: Case):
-    """Analytic curvature of the Li surface where the geometry has one (sinusoid: h = A cos kx,
-    kappa = A k^2 cos kx); None (zero) otherwise."""
+    """Analytic curvature of the Li surface (positive at a peak), where the geometry has one:
+    sinusoid h = A cos kx: kappa = A k^2 cos kx; bump (sphere/disc of radius R centred on the base
+    plane at the cell corner): kappa = (dim - 1)/R on the cap (sum of principal curvatures), 0 on
+    the flat part. None (zero curvature) for the other kinds."""
+    import numpy as np
+
     g = case.geometry
     if g.kind == "sinusoid" and g.amplitude and g.wavelength:
-        import numpy as np
-
         k = 2 * np.pi / g.wavelength
         return lambda x: g.amplitude * k**2 * np.cos(k * x[0])
+    if g.kind == "bump" and g.bump_radius:
+        R, vert = g.bump_radius, g.dim - 1
+        return lambda x: np.where(x[vert] > 1e-3 * R, (g.dim - 1) / R, 0.0)
     return None
 
 

@@ -67,3 +67,13 @@ def test_surface_tension_makes_the_peak_plate_less():
 def test_coupling_needs_mechanics_enabled():
     with pytest.raises(CaseError, match="mechanics.stress_coupling"):
         validate({"mechanics": {"stress_coupling": "monroe-newman"}})
+
+
+def test_analytic_interface_curvatures():
+    """Sinusoid: kappa = A k^2 cos kx (peak at x = 0); bump: (dim - 1)/R on the cap, 0 on the flat."""
+    s = setup.interface_curvature(validate({"geometry": {"kind": "sinusoid", "amplitude": "1 um", "wavelength": "10 um"}}))
+    k = 2 * np.pi / 10e-6
+    assert s(np.array([[0.0, 5e-6], [0.0, 0.0], [0.0, 0.0]])) == pytest.approx([1e-6 * k**2, -1e-6 * k**2])
+    b = setup.interface_curvature(validate({"geometry": {"kind": "bump", "dim": 3, "bump_radius": "2 um"}}))
+    x = np.array([[0.0, 5e-6], [0.0, 5e-6], [2e-6, 0.0]])
+    assert b(x) == pytest.approx([2 / 2e-6, 0.0])
