@@ -232,7 +232,7 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
         cell.solve()
     m = cell.metrics()
     applied = case.operation.current_density
-    if applied is None:
+    if applied is None or case.operation.mode == "potentiostatic":  # the current the voltage drew
         applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / footprint
     summary = {
         "version": licoat.__version__,

@@ -133,6 +133,9 @@ class SteadyCell:
         self.el, self.kin, self.op, self.coat = electrolyte, kinetics, operation, coating
         self.cnt = counter_kinetics or kinetics
         self.opts = options or SolverOptions()
+        # The salt-conservation multiplier of a Li|Li cell makes a saddle point (zero diagonal) that
+        # the block preconditioner cannot split: such cells always use the direct solver.
+        self.iterative = self.opts.linear_solver != "direct" and operation.counter != "lithium"
         # Electronic conduction resolved in these metal volumes (sigma [S/m]); other metals are
         # equipotential boundaries at the electrode potential V.
         self.metal_sigma = {k: v for k, v in (metal_conductivity or {}).items() if tm.has(k)}
@@ -427,7 +430,7 @@ class SteadyCell:
             "snes_error_if_not_converged": False,
             "ksp_error_if_not_converged": False,
         }
-        if self.opts.linear_solver == "direct":
+        if not self.iterative:
             opts.update(DIRECT)
         else:
             # GMRES + multiplicative field split: algebraic multigrid on the concentration and the
@@ -504,7 +507,7 @@ class SteadyCell:
                 self.forms, self.unknowns, bcs=self.bcs, petsc_options_prefix=f"licoat_steady_{id(self)}_",
                 petsc_options=self._petsc_options(), kind="mpi",
             )
-            if self.opts.linear_solver != "direct":
+            if self.iterative:
                 self._set_field_split(self._problem)
         return self._problem
 

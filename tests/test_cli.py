@@ -156,3 +156,14 @@ def test_sweep_bad_value_exits_2(tmp_path, capsys):
                          ids=lambda p: p.stem)
 def test_every_shipped_case_validates(case, capsys):
     assert main(["validate", str(case)]) == 0
+
+
+def test_potentiostatic_reports_the_current_it_drew(tmp_path):
+    out = tmp_path / "pot"
+    assert main(["run", str(DEFAULT), "--out", str(out), "--quiet", "--set", "operation.mode='potentiostatic'",
+                 "--set", "operation.voltage='-80 mV'"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["cell_voltage_V"] == pytest.approx(-0.08)
+    drawn = s["plating"]["current_density_mean_A_m2"] * s["plating"]["area_m2"] / 20e-6
+    assert s["applied_current_density_A_m2"] == pytest.approx(drawn, rel=1e-9)
+    assert s["applied_current_density_A_m2"] != pytest.approx(20.0, rel=1e-3)
