@@ -6,7 +6,8 @@ extrusion gives a structured mesh in the vertical direction: a few cells across 
 nanometre coating and cells graded from ``interface_mesh_size`` at the plating
 surface to ``mesh_size`` far from it, with ``mesh_size`` laterally. Thin or bare
 coatings have no coating volume; the Li surface is then ``anode_coating`` (thin) or
-``anode_electrolyte`` (bare).
+``anode_electrolyte`` (bare). The 2D stack always has matching nodes on its two sides (one
+structured column); in 3D ``periodic`` makes the base mesh periodic, so the sides match too.
 """
 
 from __future__ import annotations
@@ -107,6 +108,19 @@ def build(comm, p: dict):
         if dim == 3:
             gmsh.option.setNumber("Mesh.MeshSizeMin", h)
             gmsh.option.setNumber("Mesh.MeshSizeMax", h)
+            if p.get("periodic"):
+                # periodic base rectangle: the extrusion then gives matching nodes on opposite sides
+                base_curves = [c for c in at(z0)]
+                curves = [e[1] for e in model_.getBoundary([(2, t) for t in base_curves], oriented=False)]
+                for axis, length in ((0, W), (1, D)):
+                    lo = [c for c in curves if abs(model_.getBoundingBox(1, c)[axis] - 0.0) < eps
+                          and abs(model_.getBoundingBox(1, c)[axis + 3] - 0.0) < eps]
+                    hi = [c for c in curves if abs(model_.getBoundingBox(1, c)[axis] - length) < eps
+                          and abs(model_.getBoundingBox(1, c)[axis + 3] - length) < eps]
+                    shift = [0.0, 0.0, 0.0]
+                    shift[axis] = length
+                    affine = [1, 0, 0, shift[0], 0, 1, 0, shift[1], 0, 0, 1, shift[2], 0, 0, 0, 1]
+                    model_.mesh.setPeriodic(1, hi, lo, affine)
         else:
             n = max(1, int(np.ceil(W / h - 1e-9)))
             for c in at(z0):

@@ -199,3 +199,21 @@ def test_mesh_cache(tmp_path):
     for name, v in ra["interface_areas_m2"].items():
         assert rb["interface_areas_m2"][name] == pytest.approx(v, rel=1e-9)
     assert sorted(a.groups) == sorted(b.groups) and b.info["kind"] == "pillars"
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_planar_periodic_sides_have_matching_nodes(dim):
+    from licoat.meshes import build_mesh
+
+    p = dict(kind="planar", dim=dim, width=10e-6, depth=8e-6, electrolyte_thickness=20e-6, mesh_size=2e-6,
+             anode_thickness=4e-6, coating_thickness=50e-9, coating_model="resolved", periodic=True)
+    tm = build_mesh(COMM, p)
+    if COMM.size > 1:
+        return
+    x = tm.mesh.geometry.x
+    for axis, L in ((0, 10e-6),) + (((1, 8e-6),) if dim == 3 else ()):
+        a = x[np.abs(x[:, axis]) < 1e-12]
+        b = x[np.abs(x[:, axis] - L) < 1e-12].copy()
+        b[:, axis] -= L
+        key = lambda arr: set(map(tuple, np.round(arr / 1e-12).astype(np.int64)))  # noqa: E731
+        assert len(a) > 0 and key(a) == key(b)
