@@ -423,3 +423,20 @@ def host_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, extent
                     lay["mode"], lay["periodic"])
     finish_mesh(gmsh, dim, tags, lay, extent or max(W, D, H + lay["L"]))
     return tags
+
+
+def anode_maker(p: dict, dim: int, box: tuple, body, t_res: float, mode: str, h: float, h_fine: float):
+    """Gmsh ``make`` step for a perturbed Li anode (sinusoid, bump): ``body(gmsh, offset)`` returns
+    the Li region inflated by ``offset`` (µm); the coating shell is body(t) minus body(0)."""
+    W, _, Ha_neg, L = box
+
+    def make(gmsh):
+        solids = {"anode": body(gmsh, 0.0)}
+        shell = body(gmsh, t_res) if t_res > 0 else None
+        tags = assemble(gmsh, dim, box, solids, shell, mode, bool(p.get("periodic")))
+        lay = dict(h=h, h_fine=h_fine, t_res=t_res, coating_cells=p.get("coating_cells", 2),
+                   algorithm3d=p.get("mesh_algorithm3d", 1))
+        finish_mesh(gmsh, dim, tags, lay, max(W, L - Ha_neg))
+        return {}
+
+    return make

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from licoat.meshes.common import (GMSH_UNIT, GeometryError, assemble, check_common, coating_mode, finish_mesh,
+from licoat.meshes.common import (GMSH_UNIT, GeometryError, anode_maker, check_common, coating_mode,
                                   to_dolfinx)
 
 
@@ -93,14 +93,7 @@ def build(comm, p: dict):
         ext = occ.extrude([(2, s)], 0, D, 0)
         return [e for e in ext if e[0] == 3]
 
-    def make(gmsh):
-        solids = {"anode": region(gmsh, 0.0)}
-        shell = region(gmsh, t_res) if t_res > 0 else None
-        tags = assemble(gmsh, dim, (W, D, -Ha, L), solids, shell, mode, bool(p.get("periodic")))
-        lay = dict(h=h, h_fine=h_fine, t_res=t_res, coating_cells=p.get("coating_cells", 2),
-                   algorithm3d=p.get("mesh_algorithm3d", 1))
-        finish_mesh(gmsh, dim, tags, lay, max(W, L + Ha))
-        return {}
+    make = anode_maker(p, dim, (W, D, -Ha, L), region, t_res, mode, h, h_fine)
 
     return to_dolfinx(comm, make, gdim=dim, kind="sinusoid", coating_thickness=t / um, coating_model=mode,
                       periodic=bool(p.get("periodic")),
