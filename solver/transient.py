@@ -46,13 +46,14 @@ class TransientResult:
 
 def surface_concentration_min(cell: SteadyCell) -> float:
     """Minimum nodal salt concentration [mol/m^3] on the electrolyte side of the plating surfaces."""
-    names = ["coating_electrolyte"] if cell.resolved else cell.surfaces
-    V = cell.c_hat.function_space
-    facets = cell.tm.facets(*names)
-    from dolfinx import fem
+    owned = getattr(cell, "_surface_c_dofs", None)
+    if owned is None:  # located once per problem
+        from dolfinx import fem
 
-    dofs = fem.locate_dofs_topological(V, cell.dim - 1, facets)
-    owned = dofs[dofs < V.dofmap.index_map.size_local]
+        names = ["coating_electrolyte"] if cell.resolved else cell.surfaces
+        V = cell.c_hat.function_space
+        dofs = fem.locate_dofs_topological(V, cell.dim - 1, cell.tm.facets(*names))
+        owned = cell._surface_c_dofs = dofs[dofs < V.dofmap.index_map.size_local]
     local = float(cell.c_hat.x.array[owned].min()) if owned.size else np.inf
     return cell.comm.allreduce(local, op=MPI.MIN) * cell.c0
 
