@@ -218,6 +218,9 @@ class SteadyCell:
             unknowns.append(self.lam)
         self.unknowns = unknowns
 
+        self.film_asr = None
+        if self.thin:  # uniform t/kappa_c, or a field over the surface (Coating.asr_field)
+            self.film_asr = coating.asr_field(self.tm) if coating.asr_field is not None else coating.area_specific_resistance
         f = 1.0 / self.Vt
         where = lambda cond, a, b: ufl.conditional(cond, a, b)  # noqa: E731
 
@@ -257,7 +260,7 @@ class SteadyCell:
                 out["i_kin"][name] = i_kin
                 if self.thin:
                     # ionic film current, in series with the Li|film kinetics (psi equation below) ...
-                    out["i_film"][name] = (psi_hat - phi_hat) * self.Vt / coating.area_specific_resistance
+                    out["i_film"][name] = (psi_hat - phi_hat) * self.Vt / self.film_asr
                     # ... and, for an electronically leaky film, Li plating on top of the film, fed by
                     # electrons through it: electronic ASR t/sigma_e in series with the linearised
                     # charge-transfer resistance RT/((alpha_a+alpha_c) F i0) (exact for linear kinetics)

@@ -63,6 +63,9 @@ class Coating:
     ionic_conductivity: float  # S/m
     model: str = "resolved"  # "resolved" | "thin"
     electronic_conductivity: float = 0.0  # S/m
+    # optional spatially varying ASR [Ohm m^2] of a thin film (e.g. defects): a callable taking the
+    # ionic TaggedMesh the problem lives on and returning a UFL expression / Function on it
+    asr_field: object = None
 
     @property
     def area_specific_resistance(self) -> float:
