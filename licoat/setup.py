@@ -183,12 +183,15 @@ def interface_curvature(case: Case):
     return None
 
 
-def mesh(comm, case: Case):
-    """Build (or reuse from the on-disk cache) the case's mesh. Returns (TaggedMesh, cache hit)."""
+def mesh(comm, case: Case, timing: dict | None = None):
+    """Build (or reuse from the on-disk cache) the case's mesh. Returns (TaggedMesh, cache hit);
+    ``timing["mesh_io_s"]`` receives the cache read/write time (0 without the cache)."""
     from licoat.meshes import build_mesh
     from licoat.meshes.cache import build_mesh_cached
 
     p = geometry_params(case)
+    if timing is not None:
+        timing["mesh_io_s"] = 0.0
     if case.geometry.cache:
-        return build_mesh_cached(comm, p)
+        return build_mesh_cached(comm, p, timing=timing)
     return build_mesh(comm, p), False

@@ -1,10 +1,21 @@
-"""On-disk mesh cache keyed by the geometry parameters.
+"""On-disk mesh cache keyed by the geometry parameters, stored in a parallel format (XDMF/HDF5).
 
-Key: SHA-256 of the canonical JSON of the geometry dict plus the licoat version. On a miss the
-generator runs with :data:`licoat.meshes.common.MSH_SINK` set, so rank 0 writes the Gmsh mesh
-(``<key>.msh``, coordinates in micrometres like the Gmsh model) and ``<key>.json`` (generator
-info); on a hit the mesh is read with ``dolfinx.io.gmsh.read_from_msh`` and scaled to metres.
+Key: SHA-256 of the canonical JSON of the geometry dict, the licoat version, the generator sources
+and the cache format. An entry is a directory ``<key>/`` holding
+
+* ``mesh.xdmf`` + ``mesh.h5``: the mesh (metres) with its ``cell_tags`` and ``facet_tags``, written
+  and read collectively by all ranks with :class:`dolfinx.io.XDMFFile` (parallel HDF5);
+* ``meta.json``: the physical groups (name -> [dim, tag]) and the generator info.
+
+On a miss the generator (Gmsh) runs and the entry is written into ``<key>.<pid>.tmp/``, which
+rank 0 renames to ``<key>/`` once complete, so a crashed or concurrent writer never leaves a
+half-written entry that another run would read. On a hit Gmsh does not run at all. The mesh read
+back is partitioned like a generated one (``GhostMode.none``), and tags are addressed by name, so
+the solver sees the same mesh; cells may be numbered differently.
+
 Directory: ``cache_dir``, else ``$LICOAT_CACHE_DIR``, else ``~/.cache/licoat/meshes``.
+``timing`` (a dict), when given, receives ``mesh_io_s``: wall time spent reading or writing the
+cache entry (not the meshing itself).
 """
 
 from __future__ import annotations
@@ -12,12 +23,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import time
 from pathlib import Path
 
 from licoat import __version__
-from licoat.meshes.common import GMSH_UNIT, MSH_SINK, TaggedMesh, gmsh_model
+from licoat.meshes.common import TaggedMesh
 
-import dolfinx.io.gmsh  # noqa: E402
+import dolfinx  # noqa: E402
+from dolfinx.io import XDMFFile  # noqa: E402
+
+FORMAT = 2  # 1: Gmsh .msh read by rank 0; 2: XDMF/HDF5 read collectively
 
 
 def _generator_source_hash() -> str:
@@ -29,7 +45,7 @@ def _generator_source_hash() -> str:
 
 
 def cache_key(p: dict) -> str:
-    doc = json.dumps({"p": p, "licoat": __version__, "source": _generator_source_hash(), "format": 1},
+    doc = json.dumps({"p": p, "licoat": __version__, "source": _generator_source_hash(), "format": FORMAT},
                      sort_keys=True, default=repr)
     return hashlib.sha256(doc.encode()).hexdigest()
 
@@ -38,36 +54,70 @@ def cache_directory(cache_dir=None) -> Path:
     return Path(cache_dir or os.environ.get("LICOAT_CACHE_DIR") or Path.home() / ".cache" / "licoat" / "meshes")
 
 
-def build_mesh_cached(comm, p: dict, cache_dir=None) -> tuple[TaggedMesh, bool]:
+def write_entry(tm: TaggedMesh, directory: Path) -> None:
+    """Write ``tm`` collectively into ``directory`` (mesh.xdmf/.h5 + meta.json, rank 0 for JSON)."""
+    comm = tm.mesh.comm
+    if comm.rank == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    tm.mesh.topology.create_connectivity(tm.dim - 1, tm.dim)
+    tm.mesh.name = "mesh"
+    tm.cell_tags.name = "cell_tags"
+    tm.facet_tags.name = "facet_tags"
+    with XDMFFile(comm, str(directory / "mesh.xdmf"), "w") as f:
+        f.write_mesh(tm.mesh)
+        f.write_meshtags(tm.cell_tags, tm.mesh.geometry)
+        f.write_meshtags(tm.facet_tags, tm.mesh.geometry)
+    if comm.rank == 0:
+        doc = {"groups": {k: list(v) for k, v in tm.groups.items()}, "info": tm.info}
+        (directory / "meta.json").write_text(json.dumps(doc, default=float))
+    comm.barrier()
+
+
+def read_entry(comm, directory: Path) -> TaggedMesh:
+    """Read a cache entry collectively on ``comm`` (every rank reads its share of the HDF5 data)."""
+    with XDMFFile(comm, str(directory / "mesh.xdmf"), "r") as f:
+        mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
+        mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
+        cell_tags = f.read_meshtags(mesh, name="cell_tags")
+        facet_tags = f.read_meshtags(mesh, name="facet_tags")
+    doc = comm.bcast(json.loads((directory / "meta.json").read_text()) if comm.rank == 0 else None, root=0)
+    groups = {k: (int(v[0]), int(v[1])) for k, v in doc["groups"].items()}
+    return TaggedMesh(mesh, cell_tags, facet_tags, groups, doc["info"])
+
+
+def build_mesh_cached(comm, p: dict, cache_dir=None, timing: dict | None = None) -> tuple[TaggedMesh, bool]:
+    """The mesh for geometry parameters ``p``: read from the cache, else generated and stored.
+
+    Returns (TaggedMesh, hit). ``timing["mesh_io_s"]`` (if ``timing`` is given): cache I/O time, s.
+    """
     from licoat.meshes.registry import build_mesh
 
     d = cache_directory(cache_dir)
     key = cache_key(p)
-    msh, meta = d / f"{key}.msh", d / f"{key}.json"
-    hit = comm.bcast(msh.exists() and meta.exists() if comm.rank == 0 else None, root=0)
+    entry = d / key
+    hit = comm.bcast((entry / "meta.json").exists() if comm.rank == 0 else None, root=0)
+    t0 = time.perf_counter()
     if hit:
-        with gmsh_model("licoat-cache") as gmsh:  # quiet Gmsh (read_from_msh would print its log)
-            if comm.rank == 0:
-                gmsh.merge(str(msh))
-            data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=int(p["dim"]))
-        data.mesh.geometry.x[:] *= GMSH_UNIT
-        info = comm.bcast(json.loads(meta.read_text()) if comm.rank == 0 else None, root=0)
-        mesh = data.mesh
-        mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
-        groups = {n: (g.dim, g.tag) for n, g in data.physical_groups.items()}
-        return TaggedMesh(mesh, data.cell_tags, data.facet_tags, groups, info), True
-    if comm.rank == 0:
-        d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f"{key}.{os.getpid()}.msh"
-    token = MSH_SINK.set(tmp)
+        tm = read_entry(comm, entry)
+        if timing is not None:
+            timing["mesh_io_s"] = time.perf_counter() - t0
+        return tm, True
+    tm = build_mesh(comm, p)
+    t0 = time.perf_counter()
+    tmp = d / f"{key}.{comm.bcast(os.getpid(), root=0)}.tmp"
     try:
-        tm = build_mesh(comm, p)
-    finally:
-        MSH_SINK.reset(token)
-    if comm.rank == 0:
-        tmp.replace(msh)
-        t2 = d / f"{key}.{os.getpid()}.json"
-        t2.write_text(json.dumps(tm.info, default=float))
-        t2.replace(meta)
+        write_entry(tm, tmp)
+        if comm.rank == 0:
+            try:
+                tmp.replace(entry)
+            except OSError:  # another run stored the same entry meanwhile: keep theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+    except Exception:
+        if comm.rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     comm.barrier()
+    if timing is not None:
+        timing["mesh_io_s"] = time.perf_counter() - t0
     return tm, False

@@ -1,0 +1,66 @@
+"""The XDMF/HDF5 mesh cache: a mesh read back (collectively, on 1 or N ranks) is the generated mesh.
+
+Run serially or as: mpiexec -n 2 python -m mpi4py -m pytest tests/test_mesh_cache_mpi.py
+References are generated directly with Gmsh on COMM_SELF.
+"""
+
+from pathlib import Path
+
+import pytest
+from mpi4py import MPI
+
+from helpers import constant_electrolyte
+from licoat.meshes import build_mesh
+from licoat.meshes.cache import build_mesh_cached
+from licoat.meshes.report import geometry_report
+from licoat.solver.electrochemistry import SteadyCell
+from licoat.solver.properties import Coating, Kinetics, Operation
+
+um = 1e-6
+SIN = dict(kind="sinusoid", dim=2, width=20 * um, electrolyte_thickness=30 * um, mesh_size=2 * um,
+           amplitude=2 * um, wavelength=20 * um, anode_thickness=5 * um, coating_thickness=200e-9,
+           coating_model="resolved")
+PIL = dict(kind="pillars", dim=3, lattice="square", pillar_diameter=2 * um, pillar_height=4 * um, pitch=4 * um,
+           collector_thickness=1 * um, electrolyte_thickness=5 * um, mesh_size=1.5 * um, interface_mesh_size=0.5 * um,
+           coating_thickness=0.0, coating_model="resolved")
+
+
+def _metrics(comm, tm):
+    op = Operation("galvanostatic", 50.0, None, 298.15, "reservoir")
+    cell = SteadyCell(comm, tm, constant_electrolyte(), Kinetics(100.0, 0.5, 0.5, 0.0), op,
+                      coating=Coating("film", 200e-9, 1e-5, "resolved"), length_scale=30e-6)
+    m = cell.solve().metrics()
+    return dict(m["plating"], cell_voltage_V=m["cell_voltage_V"], dofs=m["dofs"])
+
+
+def test_cached_mesh_solves_like_the_generated_one(shared_tmp):
+    """Resolved coating (interior coating|electrolyte facets): same metrics to 1e-8 relative."""
+    world = MPI.COMM_WORLD
+    timing = {}
+    tm_miss, hit_miss = build_mesh_cached(world, SIN, Path(shared_tmp), timing=timing)
+    assert not hit_miss and timing["mesh_io_s"] > 0
+    tm_hit, hit = build_mesh_cached(world, SIN, Path(shared_tmp), timing=timing)
+    assert hit and timing["mesh_io_s"] > 0
+    assert (Path(shared_tmp) / next(p.name for p in Path(shared_tmp).iterdir()) / "mesh.h5").exists()
+    ref = _metrics(MPI.COMM_SELF, build_mesh(MPI.COMM_SELF, SIN))
+    got = _metrics(world, tm_hit)
+    assert ref["cv"] > 1e-3  # a genuinely non-uniform distribution, sensitive to the surface tags
+    for k, v in ref.items():
+        assert got[k] == pytest.approx(v, rel=1e-8, abs=1e-12), k
+
+
+def test_cached_3d_host_keeps_every_group(shared_tmp):
+    """Pillars on a collector (3D, several interfaces): every group's area/volume and the cell count."""
+    world = MPI.COMM_WORLD
+    build_mesh_cached(world, PIL, Path(shared_tmp))
+    tm, hit = build_mesh_cached(world, PIL, Path(shared_tmp))
+    assert hit
+    ref_tm = build_mesh(MPI.COMM_SELF, PIL)
+    ref, got = geometry_report(ref_tm, PIL), geometry_report(tm, PIL)
+    assert got["cells"] == ref["cells"] and sorted(tm.groups) == sorted(ref_tm.groups)
+    assert tm.info["kind"] == ref_tm.info["kind"] == "pillars"
+    assert set(ref["interface_areas_m2"]) == set(got["interface_areas_m2"]) and ref["interface_areas_m2"]
+    for name, v in ref["interface_areas_m2"].items():
+        assert got["interface_areas_m2"][name] == pytest.approx(v, rel=1e-12), name
+    for name, v in ref["volumes_m3"].items():
+        assert got["volumes_m3"][name] == pytest.approx(v, rel=1e-12), name
