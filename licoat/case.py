@@ -299,6 +299,10 @@ def _check_materials(case: Case) -> None:
         problems.append(f"coating.thickness = {case.coating.thickness!r}: must be > 0 m for coating.material = '{case.coating.material}' (e.g. '8 nm')")
     if case.coating.thickness >= case.geometry.electrolyte_thickness:
         problems.append(f"coating.thickness = {case.coating.thickness:g} m: must be smaller than geometry.electrolyte_thickness = {case.geometry.electrolyte_thickness:g} m")
+    if not problems:  # temperature / concentration inside the materials' validity ranges (with sources)
+        from licoat.solver.sanity import validity_problems
+
+        problems += validity_problems(case)
     if problems:
         raise CaseError("invalid case:\n  " + "\n  ".join(problems))
 

@@ -190,6 +190,9 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
             raise ValueError("operation.capacity needs operation.mode = 'galvanostatic' (use operation.duration)")
         duration = o.capacity / abs(o.current_density)
     transient = duration is not None
+    from licoat.solver import sanity
+
+    sanity.check_limiting_current(case, transient)  # no steady state at or above the transport limit
     mechanical, mech_summary = mechanical_coupling(comm, case, tm)
     if mechanical is not None:
         # the same case without the stress coupling, to report what the coupling changes
@@ -232,7 +235,7 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
         cell.solve_s = res.solve_s
     else:
         cell.solve()
-    m = cell.metrics()
+    m = sanity.check_state(cell, case, coating=coat, transient=transient)  # physical state, else SolverError
     applied = case.operation.current_density
     if applied is None or case.operation.mode == "potentiostatic":  # the current the voltage drew
         applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / footprint

@@ -41,6 +41,8 @@ __all__ = [
     "Material",
     "MaterialError",
     "Property",
+    "VALIDITY_UNITS",
+    "ValidityRange",
     "format_material",
     "format_table",
     "list_materials",
@@ -79,7 +81,10 @@ PROPERTY_UNITS: dict[str, str] = {
 
 _ureg = pint.UnitRegistry()
 
-_TOP_KEYS = {"name", "kind", "description", "properties"}
+_TOP_KEYS = {"name", "kind", "description", "properties", "validity"}
+
+#: Quantities a material's ``[validity.<quantity>]`` range may bound, and their SI units.
+VALIDITY_UNITS: dict[str, str] = {"temperature": "K", "concentration": "mol/m^3"}
 _PROP_KEYS = {"value", "expression", "unit", "source", "note"}
 
 _EXPR_FUNCS = {"exp": math.exp, "log": math.log, "log10": math.log10, "sqrt": math.sqrt}
@@ -189,6 +194,58 @@ class Property:
 class Material:
     name: str
     kind: str
+@dataclass(frozen=True)
+class ValidityRange:
+    """Range [min, max] (SI) over which a material's property data hold, with its source.
+
+    File form: ``[validity.temperature] min = 15, max = 35, unit = "degC", source = "..."``."""
+
+    quantity: str
+    min: float | None
+    max: float | None
+    unit: str
+    source: str
+
+    def contains(self, x: float) -> bool:
+        return (self.min is None or x >= self.min * (1 - 1e-12)) and (self.max is None or x <= self.max * (1 + 1e-12))
+
+    def describe(self) -> str:
+        u = VALIDITY_UNITS[self.quantity]
+        lo = "-inf" if self.min is None else f"{self.min:g}"
+        hi = "inf" if self.max is None else f"{self.max:g}"
+        return f"[{lo}, {hi}] {u}"
+
+
+def _parse_validity(raw, where: str) -> dict[str, ValidityRange]:
+    if not isinstance(raw, dict):
+        raise MaterialError(f"{where}: 'validity' must be a table")
+    out = {}
+    for q, entry in raw.items():
+        if q not in VALIDITY_UNITS:
+            raise MaterialError(f"{where}: validity.{q}: unknown quantity (known: {', '.join(VALIDITY_UNITS)})")
+        if not isinstance(entry, dict) or set(entry) - {"min", "max", "unit", "source", "note"}:
+            raise MaterialError(f"{where}: validity.{q} must be a table of min, max, unit, source")
+        source = entry.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise MaterialError(f"{where}: validity.{q} has no source")
+        unit = entry.get("unit")
+        if not isinstance(unit, str):
+            raise MaterialError(f"{where}: validity.{q} has no unit")
+        bounds = {}
+        for b in ("min", "max"):
+            v = entry.get(b)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise MaterialError(f"{where}: validity.{q}.{b} = {v!r} is not a finite number")
+            try:
+                bounds[b] = None if v is None else float(_ureg.Quantity(float(v), unit).to(VALIDITY_UNITS[q]).magnitude)
+            except Exception as exc:
+                raise MaterialError(f"{where}: validity.{q}: unit {unit!r} does not convert to {VALIDITY_UNITS[q]!r} ({exc})") from exc
+        if bounds["min"] is None and bounds["max"] is None:
+            raise MaterialError(f"{where}: validity.{q} needs min and/or max")
+        out[q] = ValidityRange(q, bounds["min"], bounds["max"], unit, source.strip())
+    return out
+
+
     description: str
     properties: dict[str, Property]
     path: Path | None = None
@@ -196,6 +253,8 @@ class Material:
     def has(self, prop: str) -> bool:
         return prop in self.properties
 
+    #: ranges of temperature / concentration over which the property data hold (with sources)
+    validity: dict[str, ValidityRange] = field(default_factory=dict)
     def property(self, prop: str) -> Property:
         try:
             return self.properties[prop]
@@ -291,7 +350,8 @@ def load_file(path: str | Path) -> Material:
     if not isinstance(props_raw, dict):
         raise MaterialError(f"{where}: 'properties' must be a table")
     props = {k: _parse_property(k, v, where) for k, v in props_raw.items()}
-    return Material(name=name, kind=kind, description=description, properties=props, path=path)
+    validity = _parse_validity(data.get("validity", {}), where)
+    return Material(name=name, kind=kind, description=description, properties=props, path=path, validity=validity)
 
 
 @lru_cache(maxsize=16)
@@ -398,3 +458,6 @@ def format_material(material: Material | str) -> str:
         if p.note:
             out.append(f"      note: {p.note}")
     return "\n".join(out)
+    for q, r in sorted(m.validity.items()):  # where the property data hold
+        out.append(f"  valid for {q} in {r.describe()}")
+        out.append(f"      source: {r.source}")

@@ -94,14 +94,15 @@ def test_run_writes_results(tmp_path):
     assert not (tmp_path / "res.partial").exists()
 
 
-def test_blocking_coating_warns(tmp_path):
-    """8 nm ALD LiF at 1e-14 S/cm (review): ASR 8e3 Ohm m^2 needs far more than 1 V at 2 mA/cm^2."""
+def test_blocking_coating_is_a_solver_failure(tmp_path, capsys):
+    """8 nm ALD LiF at 1e-14 S/cm (review): ASR 8e3 Ohm m^2 needs 1.6e5 V at 2 mA/cm^2, far outside the
+    potential window of solver/sanity.py: exit 3 naming the film, no results (issue 13)."""
     out = tmp_path / "lif"
     rc = main(["run", str(DEFAULT), "--out", str(out), "--quiet", "--set", "coating.material='LiF'",
                "--set", "coating.thickness='8 nm'"])
-    assert rc == 0
-    s = json.loads((out / "summary.json").read_text())
-    assert any("cannot carry" in w for w in s["warnings"])
+    assert rc == 3
+    assert "cannot carry" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_console_script_exit_code(tmp_path):
