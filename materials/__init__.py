@@ -191,10 +191,6 @@ class Property:
 
 
 @dataclass(frozen=True)
-class Material:
-    name: str
-    kind: str
-@dataclass(frozen=True)
 class ValidityRange:
     """Range [min, max] (SI) over which a material's property data hold, with its source.
 
@@ -246,15 +242,19 @@ def _parse_validity(raw, where: str) -> dict[str, ValidityRange]:
     return out
 
 
+@dataclass(frozen=True)
+class Material:
+    name: str
+    kind: str
     description: str
     properties: dict[str, Property]
     path: Path | None = None
+    #: ranges of temperature / concentration over which the property data hold (with sources)
+    validity: dict[str, ValidityRange] = field(default_factory=dict)
 
     def has(self, prop: str) -> bool:
         return prop in self.properties
 
-    #: ranges of temperature / concentration over which the property data hold (with sources)
-    validity: dict[str, ValidityRange] = field(default_factory=dict)
     def property(self, prop: str) -> Property:
         try:
             return self.properties[prop]
@@ -457,7 +457,7 @@ def format_material(material: Material | str) -> str:
         out.append(f"      source: {p.source}")
         if p.note:
             out.append(f"      note: {p.note}")
-    return "\n".join(out)
     for q, r in sorted(m.validity.items()):  # where the property data hold
         out.append(f"  valid for {q} in {r.describe()}")
         out.append(f"      source: {r.source}")
+    return "\n".join(out)
