@@ -50,12 +50,26 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--out", required=True)
     m.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
 
-    sw = sub.add_parser("sweep", help="run a case over the cartesian product of parameter values")
-    sw.add_argument("case")
-    sw.add_argument("--out", required=True)
-    sw.add_argument("--vary", action="append", required=True, metavar="SECTION.KEY=V1,V2,...")
+    sw = sub.add_parser("sweep", help="run a sweep file, or a case over the cartesian product of --vary values")
+    sw.add_argument("case", help="a sweep file (base + [vary]/[zip]) or a case file with --vary")
+    sw.add_argument("--out", help="sweep directory (default: results/<file name>)")
+    sw.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2,...")
     sw.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    sw.add_argument("--jobs", type=int, default=None, help="points run at the same time (each its own process)")
+    sw.add_argument("--ranks", type=int, default=None, help="MPI ranks per point (mpiexec -n / srun -n)")
+    sw.add_argument("--mpiexec", default=None, help="MPI launcher for --ranks > 1 (default: the venv's mpiexec)")
+    sw.add_argument("--bands", action="store_true", help="also run low/high values of estimated material properties")
+    sw.add_argument("--slurm", action="store_true", help="write a Slurm job array (slurm/sweep.sbatch) instead of running")
+    sw.add_argument("--submit", action="store_true", help="with --slurm: submit it with sbatch")
+    sw.add_argument("--sbatch", action="append", default=[], metavar="OPTION", help="extra #SBATCH line, e.g. --sbatch=--time=1:00:00")
     sw.add_argument("--quiet", action="store_true")
+
+    co = sub.add_parser("collect", help="gather a sweep directory's finished points: results.csv, bands.csv, plots")
+    co.add_argument("dir")
+
+    rp = sub.add_parser("report", help="one self-contained HTML report of a run or sweep directory")
+    rp.add_argument("dir")
+    rp.add_argument("--out", help="HTML file (default: DIR/report.html)")
 
     mat = sub.add_parser("materials", help="list materials, or show one with values and sources")
     mat.add_argument("name", nargs="?")
@@ -83,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"licoat: {exc}", err=True)
             return EXIT_INPUT
         return EXIT_OK
+
+    if args.command in ("sweep", "collect", "report"):  # sweep files are not case files
+        from licoat import report, sweep
+
+        return {"sweep": sweep.main_sweep, "collect": sweep.main_collect, "report": report.main_report}[args.command](args)
 
     try:
         case, _ = load_case(args.case, args.set)
@@ -120,12 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = _out_dir(args, case)
     try:
-        if args.command == "sweep":
-            from licoat.sweep import run_sweep
-
-            run_sweep(comm, args.case, out, args.set, args.vary, verbose=not args.quiet)
-        else:
-            run_case(comm, case, out, args.case, verbose=not args.quiet)
+        run_case(comm, case, out, args.case, verbose=not args.quiet)
     except GeometryError as exc:
         _say(f"licoat: invalid geometry: {exc}", err=True)
         return EXIT_INPUT
