@@ -231,6 +231,10 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
         finally:
             if writer is not None:
                 writer.close()
+        if fields is not None:  # the final plating distribution, for pictures (plating.png)
+            from licoat.plots import write_plating_surface
+
+            write_plating_surface(comm, cell, cell.fields(fields), fields_dir / "plating_surface.npz")
         series, depletion = res.series, res.depletion_time_s
         cell.solve_s = res.solve_s
     else:
@@ -344,6 +348,9 @@ def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: s
         fields = cell.fields()
         with VTXWriter(comm, str(directory / "fields" / "solution.bp"), list(fields.values()), engine="BP4") as vtx:
             vtx.write(0.0)
+        from licoat.plots import write_plating_surface  # plating facets + i_n for pictures (plating.png)
+
+        write_plating_surface(comm, cell, fields, directory / "fields" / "plating_surface.npz")
     if comm.rank == 0:
         resolved = resolved_dict(case)
         resolved["licoat"] = {"version": licoat.__version__, "git_revision": git_revision(),
