@@ -85,7 +85,7 @@ _TOP_KEYS = {"name", "kind", "description", "properties", "validity"}
 
 #: Quantities a material's ``[validity.<quantity>]`` range may bound, and their SI units.
 VALIDITY_UNITS: dict[str, str] = {"temperature": "K", "concentration": "mol/m^3"}
-_PROP_KEYS = {"value", "expression", "unit", "source", "note"}
+_PROP_KEYS = {"value", "expression", "unit", "source", "note", "low", "high", "range_source"}
 
 _EXPR_FUNCS = {"exp": math.exp, "log": math.log, "log10": math.log10, "sqrt": math.sqrt}
 _EXPR_NODES = (
@@ -160,6 +160,10 @@ class Property:
     factor: float = 1.0  # unit -> SI
     note: str = ""
     _code: object = field(default=None, repr=False, compare=False)
+    #: uncertainty range of an estimated value (SI; file: ``low``/``high`` in ``unit``, ``range_source``)
+    low: float | None = None
+    high: float | None = None
+    range_source: str = ""
 
     @property
     def raw_value(self) -> float | None:
@@ -282,6 +286,21 @@ class Material:
         return self.property(prop).source
 
 
+def _parse_range(entry: dict, value: float, pname: str, where: str):
+    """``low``/``high`` (in the property's unit, low <= value <= high) and ``range_source`` (the reasoning)."""
+    if not ({"low", "high", "range_source"} & set(entry)):
+        return None, None, ""
+    lo, hi, why = entry.get("low"), entry.get("high"), entry.get("range_source")
+    for k, v in (("low", lo), ("high", hi)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise MaterialError(f"{where}: property {pname!r} {k} = {v!r}: expected a finite number in its unit")
+    if not lo <= value <= hi:
+        raise MaterialError(f"{where}: property {pname!r}: needs low <= value <= high (got {lo!r}, {value!r}, {hi!r})")
+    if not isinstance(why, str) or not why.strip():
+        raise MaterialError(f"{where}: property {pname!r} has low/high but no range_source (the reasoning)")
+    return float(lo), float(hi), why.strip()
+
+
 def _parse_property(pname: str, entry, where: str) -> Property:
     if pname not in PROPERTY_UNITS:
         raise MaterialError(
@@ -307,8 +326,10 @@ def _parse_property(pname: str, entry, where: str) -> Property:
         v = entry["value"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise MaterialError(f"{where}: property {pname!r} value {v!r} is not a finite number")
+        low, high, why = _parse_range(entry, float(v), pname, where)
         return Property(pname, float(v) * factor, None, entry["unit"], source.strip(), si_unit,
-                        factor, note)
+                        factor, note, low=None if low is None else low * factor,
+                        high=None if high is None else high * factor, range_source=why)
     expr = entry["expression"]
     if not isinstance(expr, str) or not expr.strip():
         raise MaterialError(f"{where}: property {pname!r} expression must be a string")
@@ -457,6 +478,8 @@ def format_material(material: Material | str) -> str:
         out.append(f"      source: {p.source}")
         if p.note:
             out.append(f"      note: {p.note}")
+        if p.low is not None:
+            out.append(f"      range: {_fmt(p.low / p.factor)} to {_fmt(p.high / p.factor)} {p.unit}: {p.range_source}")
     for q, r in sorted(m.validity.items()):  # where the property data hold
         out.append(f"  valid for {q} in {r.describe()}")
         out.append(f"      source: {r.source}")
