@@ -27,6 +27,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from licoat import __version__
 from licoat.meshes.common import TaggedMesh
 
@@ -54,8 +56,39 @@ def cache_directory(cache_dir=None) -> Path:
     return Path(cache_dir or os.environ.get("LICOAT_CACHE_DIR") or Path.home() / ".cache" / "licoat" / "meshes")
 
 
+def _tags_by_file_cell(tm: TaggedMesh) -> tuple[np.ndarray, np.ndarray]:
+    """Tags in terms of the cells' positions in the XDMF file (owned cells, rank by rank, in local order).
+
+    Returns (cell values, int32 by file cell; -1 untagged) and facet rows (file cell, local facet,
+    value), one row per tagged facet and adjacent owned cell.
+    """
+    mesh, tdim = tm.mesh, tm.dim
+    imap = mesh.topology.index_map(tdim)
+    n, offset = imap.size_local, imap.local_range[0]
+    cvals = np.full(n, -1, dtype=np.int32)
+    own = tm.cell_tags.indices < n
+    cvals[tm.cell_tags.indices[own]] = tm.cell_tags.values[own]
+    mesh.topology.create_connectivity(tdim, tdim - 1)
+    c2f = mesh.topology.connectivity(tdim, tdim - 1)
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    nf = tdim + 1  # simplices
+    c2f_arr = c2f.array.reshape(-1, nf)
+    rows = []
+    for f, v in zip(tm.facet_tags.indices, tm.facet_tags.values):
+        for c in f2c.links(f):
+            if c < n:
+                rows.append((offset + c, int(np.flatnonzero(c2f_arr[c] == f)[0]), v))
+    return cvals, np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
 def write_entry(tm: TaggedMesh, directory: Path) -> None:
-    """Write ``tm`` collectively into ``directory`` (mesh.xdmf/.h5 + meta.json, rank 0 for JSON)."""
+    """Write ``tm`` collectively into ``directory``.
+
+    ``mesh.xdmf``/``.h5`` (mesh, cell_tags, facet_tags; parallel HDF5), ``meta.json`` (groups, info)
+    and two small index files, ``cell_values.npy`` and ``facet_cells.npy``, giving the tags by cell
+    position in the file (read back through ``topology.original_cell_index``, which is much cheaper
+    than matching tagged entities by their vertices).
+    """
     comm = tm.mesh.comm
     if comm.rank == 0:
         directory.mkdir(parents=True, exist_ok=True)
@@ -68,19 +101,56 @@ def write_entry(tm: TaggedMesh, directory: Path) -> None:
         f.write_mesh(tm.mesh)
         f.write_meshtags(tm.cell_tags, tm.mesh.geometry)
         f.write_meshtags(tm.facet_tags, tm.mesh.geometry)
+    simplex = tm.mesh.topology.cell_type in (dolfinx.mesh.CellType.triangle, dolfinx.mesh.CellType.tetrahedron)
+    if simplex:
+        cvals, frows = _tags_by_file_cell(tm)
+        cvals, frows = comm.gather(cvals, root=0), comm.gather(frows, root=0)
     if comm.rank == 0:
+        if simplex:
+            np.save(directory / "cell_values.npy", np.concatenate(cvals))
+            np.save(directory / "facet_cells.npy", np.concatenate(frows))
         doc = {"groups": {k: list(v) for k, v in tm.groups.items()}, "info": tm.info}
         (directory / "meta.json").write_text(json.dumps(doc, default=float))
     comm.barrier()
 
 
-def read_entry(comm, directory: Path) -> TaggedMesh:
-    """Read a cache entry collectively on ``comm`` (every rank reads its share of the HDF5 data)."""
+def _tags_from_file_cells(mesh, directory: Path):
+    """Cell and facet MeshTags from the index files (each rank maps its cells' original indices)."""
+    tdim = mesh.topology.dim
+    orig = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)
+    n = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
+    orig = orig[:n]
+    cvals = np.load(directory / "cell_values.npy", mmap_mode="r")[orig]
+    tagged = np.flatnonzero(cvals >= 0).astype(np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, tagged, np.ascontiguousarray(cvals[tagged], dtype=np.int32))
+    rows = np.load(directory / "facet_cells.npy")
+    order = np.argsort(orig)
+    pos = np.searchsorted(orig, rows[:, 0], sorter=order)
+    pos = np.minimum(pos, len(orig) - 1)
+    local = order[pos] if len(orig) else pos
+    mine = (orig[local] == rows[:, 0]) if len(orig) else np.zeros(len(rows), bool)
+    mesh.topology.create_connectivity(tdim, tdim - 1)
+    c2f = mesh.topology.connectivity(tdim, tdim - 1).array.reshape(-1, tdim + 1)
+    facets = c2f[local[mine], rows[mine, 1]]
+    facets, first = np.unique(facets, return_index=True)
+    fvals = rows[mine, 2][first]
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, facets.astype(np.int32), fvals.astype(np.int32))
+    return cell_tags, facet_tags
+
+
+def read_entry(comm, directory: Path, index_files: bool = True) -> TaggedMesh:
+    """Read a cache entry collectively on ``comm`` (every rank reads its share of the HDF5 data).
+
+    ``index_files=False`` reads the tags from the XDMF file instead (slower; the same tags).
+    """
     with XDMFFile(comm, str(directory / "mesh.xdmf"), "r") as f:
         mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
         mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
-        cell_tags = f.read_meshtags(mesh, name="cell_tags")
-        facet_tags = f.read_meshtags(mesh, name="facet_tags")
+        if index_files and (directory / "facet_cells.npy").exists():
+            cell_tags, facet_tags = _tags_from_file_cells(mesh, directory)
+        else:
+            cell_tags = f.read_meshtags(mesh, name="cell_tags")
+            facet_tags = f.read_meshtags(mesh, name="facet_tags")
     doc = comm.bcast(json.loads((directory / "meta.json").read_text()) if comm.rank == 0 else None, root=0)
     groups = {k: (int(v[0]), int(v[1])) for k, v in doc["groups"].items()}
     return TaggedMesh(mesh, cell_tags, facet_tags, groups, doc["info"])

@@ -64,3 +64,23 @@ def test_cached_3d_host_keeps_every_group(shared_tmp):
         assert got["interface_areas_m2"][name] == pytest.approx(v, rel=1e-12), name
     for name, v in ref["volumes_m3"].items():
         assert got["volumes_m3"][name] == pytest.approx(v, rel=1e-12), name
+
+
+def test_index_file_tags_equal_xdmf_tags(shared_tmp):
+    """The fast tag path (file cell index -> original_cell_index) gives exactly the XDMF meshtags."""
+    import numpy as np
+
+    from licoat.meshes.cache import cache_directory, cache_key, read_entry
+
+    world = MPI.COMM_WORLD
+    build_mesh_cached(world, PIL, Path(shared_tmp))
+    entry = cache_directory(Path(shared_tmp)) / cache_key(PIL)
+    fast, slow = read_entry(world, entry), read_entry(world, entry, index_files=False)
+    assert (entry / "facet_cells.npy").exists()
+    for a, b in ((fast.cell_tags, slow.cell_tags), (fast.facet_tags, slow.facet_tags)):
+        # same mesh partition and numbering: the same (entity, value) pairs on every rank
+        pa = sorted(zip(a.indices.tolist(), a.values.tolist()))
+        pb = sorted(zip(b.indices.tolist(), b.values.tolist()))
+        assert len(pa) > 0 and pa == pb
+    present = set(np.concatenate(world.allgather(np.unique(fast.facet_tags.values))).tolist())
+    assert present == {tag for d, tag in fast.groups.values() if d == 2}
