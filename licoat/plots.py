@@ -78,9 +78,10 @@ def _label(key: str, unit: str) -> str:
     return f"{key} ({unit})" if unit else key
 
 
-def line_plot(rows: list[dict], x: str, metric: str, others: list[str], stem: Path, ylabel: str | None = None,
-              bands: dict | None = None) -> list[str]:
-    """``metric`` against ``x``; one line per combination of the ``others`` keys' values; bands shaded."""
+def line_plot(rows: list[dict], x: str, metric: str, others: list[str], stem: Path | None, ylabel: str | None = None,
+              bands: dict | None = None, ax=None) -> list[str]:
+    """``metric`` against ``x``; one line per combination of the ``others`` keys' values; bands shaded.
+    Writes ``stem``.png/.svg, or draws into ``ax`` (then nothing is written)."""
     plt = _mpl()
     rows = [r for r in _finished(rows) if _num(r.get(metric))]
     if not rows:
@@ -88,7 +89,7 @@ def line_plot(rows: list[dict], x: str, metric: str, others: list[str], stem: Pa
     allx = list(dict.fromkeys(r[x] for r in rows))
     num = numeric_axis(allx)
     pos = dict(zip(allx, num[0])) if num else {v: i for i, v in enumerate(allx)}
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = (None, ax) if ax is not None else plt.subplots(figsize=(6, 4))
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault(tuple(r[k] for k in others), []).append(r)
@@ -116,6 +117,8 @@ def line_plot(rows: list[dict], x: str, metric: str, others: list[str], stem: Pa
     if any(ax.get_legend_handles_labels()[1]):
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    if fig is None:
+        return []
     fig.tight_layout()
     return _save(fig, plt, stem)
 
@@ -191,37 +194,11 @@ def sweep_plots(out: Path, keys: list[str], rows: list[dict], bands: dict | None
 def _two_panel(rows, x, others, png: Path, bands):
     """sweep.png: plating cv and cell voltage against the first key, one line per other-key value."""
     plt = _mpl()
-    fin = _finished(rows)
-    if not fin:
+    if not _finished(rows):
         return
-    allx = list(dict.fromkeys(r[x] for r in fin))
-    num = numeric_axis(allx)
-    pos = dict(zip(allx, num[0])) if num else {v: i for i, v in enumerate(allx)}
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, (metric, ylabel) in zip(axes, [PLOT_METRICS[0], PLOT_METRICS[2]]):
-        groups: dict[tuple, list] = {}
-        for r in fin:
-            if _num(r.get(metric)):
-                groups.setdefault(tuple(r[k] for k in others), []).append(r)
-        for g, rs in groups.items():
-            rs = sorted(rs, key=lambda r: pos[r[x]])
-            xs, ys = [pos[r[x]] for r in rs], [r[metric] for r in rs]
-            (line,) = ax.plot(xs, ys, "o-", label=", ".join(f"{k} = {v}" for k, v in zip(others, g)) or None)
-            if bands:
-                lo = [bands.get((r["point"], metric), (y, y))[0] for r, y in zip(rs, ys)]
-                hi = [bands.get((r["point"], metric), (y, y))[1] for r, y in zip(rs, ys)]
-                ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.25, lw=0)
-        ax.set_ylabel(ylabel)
-        if num:
-            if min(num[0]) > 0 and max(num[0]) / min(num[0]) > 20:
-                ax.set_xscale("log")
-            ax.set_xlabel(_label(x, num[1]))
-        else:
-            ax.set_xticks(range(len(allx)), [str(v) for v in allx], rotation=30)
-            ax.set_xlabel(x)
-        ax.grid(alpha=0.3)
-        if any(ax.get_legend_handles_labels()[1]):
-            ax.legend(fontsize=7)
+        line_plot(rows, x, metric, others, None, ylabel, bands, ax=ax)
     fig.tight_layout()
     fig.savefig(png, dpi=120)
     plt.close(fig)

@@ -183,7 +183,12 @@ def expand_range(key: str, spec: dict) -> list:
             raise CaseError(f"{where}.step = {spec['step']!r}: must be non-zero and point from start to stop")
         n = int(math.floor((x1 - x0) / h + 1e-9)) + 1
         xs = [x0 + i * h for i in range(n)]
-    unit = "" if a.dimensionless and not isinstance(spec["start"], str) else f"{a.units:~}"
+    unit = ""
+    if isinstance(spec["start"], str):  # keep the unit as written in start ("1 um", not "1 μm")
+        import re
+
+        m = re.match(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(.*?)\s*$", spec["start"])
+        unit = m.group(1) if m and m.group(1) else ("" if a.dimensionless else f"{a.units}")
     return [float(f"{x:.12g}") for x in xs] if not unit else [f"{x:.12g} {unit}" for x in xs]
 
 
