@@ -134,24 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"mesh written to {args.out} ({info.get('cells', '?')} cells)")
         return EXIT_OK
 
+    from licoat import failure
     from licoat.run import run_case
-    from licoat.solver.electrochemistry import SolverError
 
+    failure.failure_comm(comm)  # collective, before anything can fail on one rank only
     out = _out_dir(args, case)
     try:
         run_case(comm, case, out, args.case, verbose=not args.quiet)
-    except GeometryError as exc:
-        _say(f"licoat: invalid geometry: {exc}", err=True)
-        return EXIT_INPUT
-    except CaseError as exc:
-        _say(f"licoat: {exc}", err=True)
-        return EXIT_INPUT
-    except SolverError as exc:
-        _say(f"licoat: solver failed: {exc}", err=True)
-        return EXIT_SOLVER
-    except ValueError as exc:  # physically inconsistent input found while setting up
-        _say(f"licoat: invalid input: {exc}", err=True)
-        return EXIT_INPUT
+    except Exception as exc:  # one line; exit 2 input, 3 solver, 1 other; a lone failing rank aborts the job
+        return failure.finish(comm, exc, lambda msg: _say(msg, err=True))
     _say(f"results: {out.resolve()}")
     return EXIT_OK
 

@@ -18,6 +18,7 @@ import tomli_w
 
 import licoat
 from licoat.case import Case, resolved_dict
+from licoat.failure import atomic_write
 from licoat.materials import load_material
 
 log = logging.getLogger("licoat")
@@ -72,11 +73,19 @@ class Staging:
     def __init__(self, comm, out: Path):
         self.comm, self.out = comm, Path(out)
         self.tmp = self.out.with_name(self.out.name + ".partial")
+        err = None
         if comm.rank == 0:
-            if self.tmp.exists():
-                shutil.rmtree(self.tmp)
-            (self.tmp / "fields").mkdir(parents=True)
-        comm.barrier()
+            try:
+                if self.tmp.exists():
+                    shutil.rmtree(self.tmp)
+                (self.tmp / "fields").mkdir(parents=True)
+            except OSError as exc:
+                err = f"cannot create the output directory {self.tmp}: {exc.strerror or exc}"
+        err = comm.bcast(err, root=0)
+        if err is not None:  # every rank: one line, exit 1
+            from licoat.failure import OutputError
+
+            raise OutputError(err)
 
     def commit(self):
         self.comm.barrier()
@@ -100,10 +109,14 @@ def staged(comm, out: Path, verbose: bool = True):
     handlers = setup_logging(comm, stage.tmp / "licoat.log", verbose)
     try:
         yield stage
-    except BaseException:
+    except BaseException as exc:
         for h in handlers:
             h.close()
-        stage.discard()
+        # no collective here: the other ranks may be anywhere. <out>.partial stays with FAILED
+        # (invalid input: removed); licoat.failure.finish ends the job
+        from licoat.failure import mark_failed
+
+        mark_failed(stage.tmp, exc, comm.rank)
         raise
     for h in handlers:
         h.close()
@@ -337,11 +350,13 @@ def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: s
     series = summary.pop("_series", None)
     if series and comm.rank == 0:
         import csv
+        import io
 
-        with open(directory / "timeseries.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(series[0]))
-            w.writeheader()
-            w.writerows(series)
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=list(series[0]))
+        w.writeheader()
+        w.writerows(series)
+        atomic_write(directory / "timeseries.csv", buf.getvalue())
     if cell is not None and case.output.fields:
         from dolfinx.io import VTXWriter
 
@@ -355,11 +370,10 @@ def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: s
         resolved = resolved_dict(case)
         resolved["licoat"] = {"version": licoat.__version__, "git_revision": git_revision(),
                               "case_file": str(case_path) if case_path else "", "units": "SI"}
-        (directory / "case.toml").write_text(
-            "# Fully resolved licoat case: every value in SI units, defaults filled in.\n" + tomli_w.dumps(resolved)
-        )
+        atomic_write(directory / "case.toml",
+                     "# Fully resolved licoat case: every value in SI units, defaults filled in.\n" + tomli_w.dumps(resolved))
 
 
 def _write_json(comm, path: Path, data: dict):
-    if comm.rank == 0:
-        path.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    if comm.rank == 0:  # temporary name, then rename: a reader never sees a partial file
+        atomic_write(path, json.dumps(data, indent=2, default=float) + "\n")
