@@ -172,19 +172,23 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def sweep_plots(out: Path, keys: list[str], rows: list[dict], bands: dict | None = None) -> list[str]:
+def sweep_plots(out: Path, keys: list[str], rows: list[dict], bands: dict | None = None,
+                axes: list[list[str]] | None = None) -> list[str]:
     """The standard set for a sweep: ``plots/<metric>_vs_<key>.png|svg`` (lines per value of the other
-    keys), ``plots/<metric>_heatmap.png|svg`` for two or more keys, and the two-panel ``sweep.png``."""
+    axes' keys), ``plots/<metric>_heatmap.png|svg`` over the first two axes (further axes at their
+    first value), and the two-panel ``sweep.png``. An axis is one key, or the keys of ``[zip]``."""
     out = Path(out)
     files = []
     if not keys:
         return files
-    x, others = keys[0], keys[1:]
+    axes = axes or [[k] for k in keys]
+    x = axes[0][0]
+    others = [k for ax in axes[1:] for k in ax]
     for metric, ylabel in PLOT_METRICS:
         files += line_plot(rows, x, metric, others, out / "plots" / f"{_safe(metric)}_vs_{_safe(x)}", ylabel, bands)
-        if len(keys) >= 2:
-            fixed = {k: rows[0][k] for k in keys[2:]} if rows else {}
-            files += heatmap(rows, keys[0], keys[1], metric, out / "plots" / f"{_safe(metric)}_heatmap", ylabel, fixed)
+        if len(axes) >= 2:
+            fixed = {k: rows[0][k] for ax in axes[2:] for k in ax} if rows else {}
+            files += heatmap(rows, x, axes[1][0], metric, out / "plots" / f"{_safe(metric)}_heatmap", ylabel, fixed)
     _two_panel(rows, x, others, out / "sweep.png", bands)
     if (out / "sweep.png").exists():
         files.append(str(out / "sweep.png"))
@@ -215,7 +219,7 @@ def plating_surface_arrays(cell, fields: dict | None = None):
     msh, d = tm.mesh, tm.dim
     f = (fields or cell.fields())["plating_current_density"]
     V = f.function_space
-    if msh.geometry.cmap.degree != 1 or V.element.basix_element.degree != 1:
+    if msh.geometry.cmaps[0].degree != 1 or V.element.basix_element.degree != 1:
         raise ValueError("plating surface export needs a P1 mesh and a P1 field")
     geom, dofs = msh.geometry.dofmaps(0) if callable(msh.geometry.dofmaps) else msh.geometry.dofmaps[0], V.dofmap.list
     node2dof = np.full(msh.geometry.x.shape[0], -1, dtype=np.int64)

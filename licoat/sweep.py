@@ -109,6 +109,7 @@ class Sweep:
     ranks: int = 1
     source: str = ""
     bands: list[dict] = field(default_factory=list)
+    axes: list[list[str]] = field(default_factory=list)  # keys advanced together ([zip]) share an axis
 
     @property
     def nominal(self) -> list[Point]:
@@ -309,7 +310,7 @@ def _make(base: dict, axes, source: str, ranks: int, bands: bool, where: str) ->
     _validate_points(pairs, where)
     keys = [k for ks, _ in axes for k in ks]
     pts = [Point(_name(i), values, raw, group=_name(i)) for i, (values, raw) in enumerate(pairs)]
-    sweep = Sweep(base=base, keys=keys, points=pts, ranks=ranks, source=source)
+    sweep = Sweep(base=base, keys=keys, points=pts, ranks=ranks, source=source, axes=[list(ks) for ks, _ in axes])
     if bands:
         add_bands(sweep)
     return sweep
@@ -389,7 +390,7 @@ def plan(sweep: Sweep, out: Path) -> list[Point]:
         if not (out / p.name / "summary.json").exists():
             todo.append(p)
     manifest = {
-        "source": sweep.source, "keys": sweep.keys, "ranks": sweep.ranks, "bands": sweep.bands,
+        "source": sweep.source, "keys": sweep.keys, "axes": sweep.axes, "ranks": sweep.ranks, "bands": sweep.bands,
         "points": [{"name": p.name, "values": p.values, "band": p.band, "group": p.group} for p in sweep.points],
     }
     (out / "sweep.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -662,7 +663,7 @@ def collect(out: Path, plots: bool = True) -> dict:
     if plots:
         from licoat import plots as pl
 
-        figures = pl.sweep_plots(out, keys, rows, bands)
+        figures = pl.sweep_plots(out, keys, rows, bands, axes=manifest.get("axes"))
         for r in rows:
             if r["status"] == "finished":
                 png = pl.render_run(out / r["point"])
