@@ -88,11 +88,39 @@ class Geometry(Section):
     cache: bool = True  # reuse meshes from the on-disk cache (keyed by these parameters)
 
 
+class StackLayer(MaterialSection):
+    """One layer of ``[[coating.stack]]`` (the first table is the layer next to the metal)."""
+
+    material: str
+    thickness: Q("m", gt=0)
+    model: Literal["resolved", "thin", "auto"] = "resolved"
+
+
 class Coating(MaterialSection):
     material: str = "none"
     thickness: Q("m", ge=0) = 0.0
     model: Literal["resolved", "thin", "auto"] = "resolved"
-    layers: int = Field(2, ge=1, le=50)
+    layers: int = Field(2, ge=1, le=50)  # cells across each resolved layer (every geometry)
+    stack: list[StackLayer] | None = None
+
+    @model_validator(mode="after")
+    def _stack_or_single(self):
+        if self.stack is None:
+            return self
+        if not self.stack:
+            raise ValueError("coating.stack: needs at least one [[coating.stack]] table (material, thickness)")
+        if self.material.lower() != "none" or self.thickness > 0:
+            raise ValueError("coating.material / coating.thickness and [[coating.stack]] are exclusive: describe a "
+                             "single layer with [coating] material and thickness, or every layer as a [[coating.stack]] table")
+        return self
+
+    def layer_sections(self) -> list:
+        """The layers as sections (material, thickness, model, overrides): the stack, or the single layer."""
+        if self.stack is not None:
+            return list(self.stack)
+        if self.material.lower() == "none" or self.thickness <= 0:
+            return []
+        return [self]
 
 
 class Electrolyte(Section):
@@ -188,8 +216,17 @@ class Case(Section):
 
 
 # ---------------------------------------------------------------------------------------------
+def _format_loc(loc) -> str:
+    out = ""
+    for p in loc:
+        if str(p).startswith("function-"):
+            continue
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
 def _format_error(err: dict, raw: dict) -> str:
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    loc = _format_loc(err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         model_keys = _allowed_keys(err["loc"])
@@ -265,8 +302,9 @@ def _check_materials(case: Case) -> None:
     from licoat.materials import PROPERTY_UNITS, MaterialError, load_material
 
     problems = []
-    for section in ("coating", "anode", "host", "electrolyte"):
-        sec = getattr(case, section)
+    sections = [("coating", case.coating), ("anode", case.anode), ("host", case.host), ("electrolyte", case.electrolyte)]
+    sections += [(f"coating.stack[{i}]", layer) for i, layer in enumerate(case.coating.stack or [])]
+    for section, sec in sections:
         name = sec.material
         if section == "coating" and name.lower() == "none":
             if case.coating.thickness > 0:
@@ -299,6 +337,18 @@ def _check_materials(case: Case) -> None:
         problems.append(f"coating.thickness = {case.coating.thickness!r}: must be > 0 m for coating.material = '{case.coating.material}' (e.g. '8 nm')")
     if case.coating.thickness >= case.geometry.electrolyte_thickness:
         problems.append(f"coating.thickness = {case.coating.thickness:g} m: must be smaller than geometry.electrolyte_thickness = {case.geometry.electrolyte_thickness:g} m")
+    total = sum(layer.thickness for layer in case.coating.stack or [])
+    if total >= case.geometry.electrolyte_thickness:
+        problems.append(f"coating.stack: total thickness {total:g} m must be smaller than geometry.electrolyte_thickness = "
+                        f"{case.geometry.electrolyte_thickness:g} m")
+    models = [layer.model for layer in case.coating.stack or []]
+    for i in range(1, len(models)):
+        if models[i] == "thin" and "resolved" in models[:i]:
+            problems.append(f"coating.stack[{i}].model = 'thin': a thin layer above a resolved one is not supported "
+                            "(thin layers must come first, next to the metal; use model = 'resolved' for this layer)")
+    for i, layer in enumerate(case.coating.stack or []):
+        if layer.material.lower() == "none":
+            problems.append(f"coating.stack[{i}].material = 'none': every stack layer needs a coating material")
     if not problems:  # temperature / concentration inside the materials' validity ranges (with sources)
         from licoat.solver.sanity import validity_problems
 

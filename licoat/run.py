@@ -267,6 +267,9 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
         "surface_concentration_mean_mol_m3": m["surface_concentration_mean_mol_m3"],
         "concentration_min_mol_m3": m["concentration_min_mol_m3"],
         "coating_model": coat.model if coat else None,
+        "coating_layers": [{"material": layer.name, "thickness_m": layer.thickness, "model": layer.model, "ohmic_V": drop}
+                           for layer, drop in zip(coat.thin_layers + coat.resolved_layers, m["coating_layer_drops_V"])]
+        if coat else [],
         "timing": {
             "mesh_s": 0.0,
             "mesh_io_s": 0.0,
@@ -323,7 +326,7 @@ def mechanical_coupling(comm, case: Case, tm):
     if coat is not None and coat.model == "resolved":
         v_plus = setup.solids(case, tm)["coating"].V_plus
     elif coat is not None:  # thin film: Li+ comes from the film, whose stress is not modelled
-        v_plus = load_material(case.coating.material).get("li_partial_molar_volume", 0.0) or 0.0
+        v_plus = load_material(case.coating.layer_sections()[0].material).get("li_partial_molar_volume", 0.0) or 0.0
     else:
         v_plus = mech.electrolyte_partial_molar_volume
     curvature = setup.interface_curvature(case)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from licoat.case import Case
 from licoat.materials import load_material
-from licoat.solver.properties import Coating, Electrolyte, Fit, Kinetics, Operation
+from licoat.solver.properties import Coating, CoatingStack, Electrolyte, Fit, Kinetics, Operation
 
 
 def _prop(section, material, name, default=None):
@@ -15,25 +15,37 @@ def _prop(section, material, name, default=None):
     return material.get(name, default)
 
 
-def coating_model(case: Case) -> str:
-    """'resolved' | 'thin' | None (bare). 'auto' is thin when t < 0.1 x the mesh size at the surface."""
-    c = case.coating
-    if c.material.lower() == "none" or c.thickness <= 0:
-        return None
-    if c.model != "auto":
-        return c.model
+def layer_model(case: Case, layer) -> str:
+    """'resolved' | 'thin' for one coating layer. 'auto' is thin when t < 0.1 x the mesh size at the surface."""
+    if layer.model != "auto":
+        return layer.model
     g = case.geometry
     h_surface = g.interface_mesh_size or g.mesh_size / 4
-    return "thin" if c.thickness < 0.1 * h_surface else "resolved"
+    return "thin" if layer.thickness < 0.1 * h_surface else "resolved"
+
+
+def coating_model(case: Case) -> str | None:
+    """'resolved', 'thin' or 'mixed' (thin layers under resolved ones) for the coating; None when bare."""
+    models = {layer_model(case, layer) for layer in case.coating.layer_sections()}
+    if not models:
+        return None
+    return models.pop() if len(models) == 1 else "mixed"
 
 
 def geometry_params(case: Case) -> dict:
     """Parameters for meshes.build_mesh: the [geometry] table plus the coating's thickness and model."""
     p = {k: v for k, v in case.geometry.model_dump().items() if v is not None and k != "cache"}
-    model = coating_model(case)
-    p["coating_thickness"] = case.coating.thickness if model else 0.0
-    p["coating_model"] = model or "resolved"
-    p["coating_layers"] = case.coating.layers
+    layers = case.coating.layer_sections()
+    models = [layer_model(case, layer) for layer in layers]
+    resolved = [layer.thickness for layer, m in zip(layers, models) if m == "resolved"]
+    if resolved:  # the mesher sees the resolved layers; thin ones are interface resistances
+        p["coating_thickness"], p["coating_model"] = float(sum(resolved)), "resolved"
+        if len(resolved) > 1:
+            p["coating_stack"] = resolved
+    else:
+        p["coating_thickness"] = float(sum(layer.thickness for layer in layers))
+        p["coating_model"] = "thin" if layers else "resolved"
+    p["coating_cells"] = case.coating.layers
     p["host_material"] = case.host.material
     if case.geometry.dim == 3 and case.geometry.depth is None:
         p["depth"] = case.geometry.width
@@ -64,18 +76,19 @@ def electrolyte(case: Case) -> Electrolyte:
     )
 
 
-def coating(case: Case) -> Coating | None:
-    model = coating_model(case)
-    if model is None:
-        return None
-    m = load_material(case.coating.material)
-    return Coating(
-        name=m.name,
-        thickness=case.coating.thickness,
-        ionic_conductivity=_prop(case.coating, m, "ionic_conductivity"),
-        model=model,
-        electronic_conductivity=_prop(case.coating, m, "electronic_conductivity", 0.0) or 0.0,
-    )
+def coating(case: Case) -> CoatingStack | None:
+    """The coating as a stack of layers from the metal outwards (a single [coating] is a one-layer stack)."""
+    layers = []
+    for sec in case.coating.layer_sections():
+        m = load_material(sec.material)
+        layers.append(Coating(
+            name=m.name,
+            thickness=sec.thickness,
+            ionic_conductivity=_prop(sec, m, "ionic_conductivity"),
+            model=layer_model(case, sec),
+            electronic_conductivity=_prop(sec, m, "electronic_conductivity", 0.0) or 0.0,
+        ))
+    return CoatingStack(tuple(layers)) if layers else None
 
 
 def kinetics(case: Case, bare: bool) -> Kinetics:
@@ -104,10 +117,12 @@ def surface_kinetics(case: Case, tm) -> dict:
 
     out = {}
     host = load_material(case.host.material)
-    coat = load_material(case.coating.material) if case.coating.material.lower() != "none" else None
+    sections = case.coating.layer_sections()
+    coat = load_material(sections[0].material) if sections else None  # the layer on the metal
     for name in plating_surfaces(tm):
-        metal, contact = name.split("_")
-        bare = contact == "electrolyte" and coating_model(case) != "thin"
+        metal = tm.sides(name)[0]
+        contact = "coating" if tm.coated(name) else "electrolyte"
+        bare = contact == "electrolyte"
         base = kinetics(case, bare=bare)
         if metal == "anode":
             out[name] = base
@@ -157,8 +172,11 @@ def solids(case: Case, tm) -> dict:
     out = {}
     if tm.has("anode"):
         out["anode"] = solid(case.anode, case.anode.material)
-    if tm.has("coating"):
-        out["coating"] = solid(case.coating, case.coating.material)
+    # resolved coating layers in the mesh, from the metal outwards, with their stack sections
+    resolved = [sec for sec in case.coating.layer_sections() if layer_model(case, sec) == "resolved"]
+    for volume, sec in zip(tm.coating_layers(), resolved):
+        if tm.has(volume):
+            out[volume] = solid(sec, sec.material)
     if tm.has("host"):
         out["host"] = solid(case.host, case.host.material)
     if tm.has("collector"):

@@ -5,10 +5,18 @@ Conventions used by every generator (the public contract between ``meshes`` and 
 * SI units (metres). The vertical axis is the last coordinate (y in 2D, z in 3D);
   the nominal Li / collector surface lies at vertical = 0 and the top boundary at
   ``electrolyte_thickness`` above the plating surface (planar) or the host (3D hosts).
-* Volumes: ``electrolyte``, ``coating`` (resolved model only), ``anode`` (Li), ``host``, ``collector``.
-* Interfaces: ``<solid>_coating`` and ``coating_electrolyte`` for coated surfaces,
+* Volumes: ``electrolyte``, ``coating`` (resolved model only; in a stack of resolved layers the
+  first, next to the metal, is ``coating`` and the next ones ``coating_1``, ``coating_2``, ...),
+  ``anode`` (Li), ``host``, ``collector``.
+* Interfaces: ``<solid>_coating`` and ``coating_electrolyte`` for coated surfaces (between stack
+  layers ``coating_coating_1``, and ``coating_<n>_electrolyte`` on top of the last layer),
   ``<solid>_electrolyte`` for bare ones, the outer faces ``top``, ``bottom``,
   ``left``, ``right`` (x) and ``front``, ``back`` (y, 3D).
+
+Topology (``TaggedMesh.info["topology"]``) is recorded when the mesh is made: every volume's role
+(metal, coating layer k, electrolyte) and every facet group's two sides, found from the cells on
+either side of its facets. Solver code asks the topology (``plating_surfaces``, ``sides``,
+``ionic_volumes``); it never parses group names.
 """
 
 from __future__ import annotations
@@ -70,6 +78,121 @@ class TaggedMesh:
         tags = [self.tag(n) for n in names if n in self.groups]
         return np.sort(self.facet_tags.indices[np.isin(self.facet_tags.values, tags)]).astype(np.int32)
 
+    # ----------------------------------------------------------------- topology (see module doc)
+    @property
+    def topology(self) -> dict:
+        return self.info.get("topology") or {"regions": {}, "interfaces": {}}
+
+    def role(self, region: str) -> str | None:
+        """'metal', 'coating' or 'electrolyte' (None for an unknown region)."""
+        r = self.topology["regions"].get(region)
+        return r["role"] if r else None
+
+    def sides(self, facet_group: str) -> tuple[str | None, str | None]:
+        """(lower, upper) regions of a facet group: metal below ionic, inner layer below outer,
+        coating below electrolyte; a boundary group has (region, None)."""
+        lo, up = self.topology["interfaces"].get(facet_group, {}).get("sides", [None, None])
+        return lo, up
+
+    def has_film(self, facet_group: str) -> bool:
+        """True where a thin coating film covers a metal|electrolyte contact."""
+        return bool(self.topology["interfaces"].get(facet_group, {}).get("film", False))
+
+    def coated(self, facet_group: str) -> bool:
+        """A plating surface under a coating: a resolved layer above it, or a thin film on it."""
+        return self.role(self.sides(facet_group)[1]) == "coating" or self.has_film(facet_group)
+
+    def coating_layers(self) -> list[str]:
+        """Resolved coating volumes ordered from the metal outwards."""
+        regs = self.topology["regions"]
+        return sorted((n for n, r in regs.items() if r["role"] == "coating"), key=lambda n: regs[n]["layer"])
+
+    def ionic_volumes(self) -> list[str]:
+        """Where Li+ moves: the electrolyte, then the resolved coating layers from the metal outwards."""
+        return ["electrolyte"] + self.coating_layers()
+
+    def plating_surfaces(self) -> list[str]:
+        """Facet groups where Li plates: a metal against a coating layer or the electrolyte."""
+        out = []
+        for name in self.topology["interfaces"]:
+            lo, up = self.sides(name)
+            if up is not None and self.role(lo) == "metal" and self.role(up) in ("coating", "electrolyte"):
+                out.append(name)
+        return sorted(out)
+
+    def interfaces_between(self, lower_role: str, upper_role: str) -> list[str]:
+        """Facet groups with a ``lower_role`` region below and an ``upper_role`` region above."""
+        return sorted(n for n in self.topology["interfaces"] if self.sides(n)[1] is not None
+                      and self.role(self.sides(n)[0]) == lower_role and self.role(self.sides(n)[1]) == upper_role)
+
+
+ROLE_RANK = {"metal": 0, "coating": 1, "electrolyte": 1000}
+
+
+def default_region_roles(groups: dict, dim: int) -> dict:
+    """Roles of the volumes that licoat's generators create (``anode``/``host``/``collector`` metal,
+    ``coating``/``coating_<k>`` layer k, ``electrolyte``); a generator may pass its own."""
+    roles = {}
+    for name, (d, _) in groups.items():
+        if d != dim:
+            continue
+        if name in SOLIDS:
+            roles[name] = {"role": "metal", "layer": 0}
+        elif name == "electrolyte":
+            roles[name] = {"role": "electrolyte", "layer": 0}
+        elif name == "coating" or (name.startswith("coating_") and name[8:].isdigit()):
+            roles[name] = {"role": "coating", "layer": 0 if name == "coating" else int(name[8:])}
+    return roles
+
+
+def record_topology(mesh, cell_tags, facet_tags, groups: dict, roles: dict) -> dict:
+    """Sides of every facet group from the cells adjacent to its facets (collective).
+
+    Returns {"regions": roles, "interfaces": {group: {"sides": [lower, upper]}}}; lower/upper
+    are ordered by role (metal < coating layer 0 < layer 1 < ... < electrolyte).
+    """
+    comm = mesh.comm
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    cmap = mesh.topology.index_map(tdim)
+    cell_val = np.full(cmap.size_local + cmap.num_ghosts, -1, np.int32)
+    cell_val[cell_tags.indices] = cell_tags.values
+    region_of = {tag: name for name, (d, tag) in groups.items() if d == tdim}
+    off, arr = f2c.offsets, f2c.array
+    exterior = np.zeros(mesh.topology.index_map(tdim - 1).size_local + mesh.topology.index_map(tdim - 1).num_ghosts, bool)
+    exterior[dolfinx.mesh.exterior_facet_indices(mesh.topology)] = True
+    local, outer = {}, {}
+    for name, (d, tag) in groups.items():
+        if d != tdim - 1:
+            continue
+        facets = facet_tags.indices[facet_tags.values == tag]
+        outer[name] = bool(np.all(exterior[facets]))  # a boundary of the whole mesh (one side only)
+        starts, counts = off[facets], off[facets + 1] - off[facets]
+        idx = np.repeat(starts, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+        local[name] = sorted({int(v) for v in np.unique(cell_val[arr[idx]]) if v >= 0})
+    merged: dict[str, set] = {}
+    for part in comm.allgather(local):
+        for name, tags in part.items():
+            merged.setdefault(name, set()).update(tags)
+    boundary = {n: comm.allreduce(b, op=MPI.LAND) for n, b in outer.items()}
+
+    def rank(region):
+        r = roles.get(region, {"role": "electrolyte", "layer": 0})
+        return ROLE_RANK[r["role"]] + r["layer"]
+
+    interfaces = {}
+    for name, tags in merged.items():
+        regs = sorted({region_of[t] for t in tags if t in region_of}, key=rank)
+        if regs and boundary[name]:  # outer face: the regions it bounds, no upper side
+            interfaces[name] = {"sides": [regs[0], None], "regions": regs}
+        elif regs:
+            interfaces[name] = {"sides": [regs[0], regs[-1]]}
+            # a metal|electrolyte contact that the generator named <metal>_coating carries a thin film
+            if roles.get(regs[0], {}).get("role") == "metal" and regs[-1] == "electrolyte" and name == f"{regs[0]}_coating":
+                interfaces[name]["film"] = True
+    return {"regions": roles, "interfaces": interfaces}
+
 
 @contextlib.contextmanager
 def gmsh_model(name: str, verbosity: int = 0):
@@ -127,6 +250,8 @@ def to_dolfinx(comm: MPI.Comm, build, gdim: int, **info) -> TaggedMesh:
     groups = {name: (pg.dim, pg.tag) for name, pg in data.physical_groups.items()}
     mesh = data.mesh
     mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
+    roles = info.pop("region_roles", None) or default_region_roles(groups, mesh.topology.dim)
+    info["topology"] = record_topology(mesh, data.cell_tags, data.facet_tags, groups, roles)
     return TaggedMesh(mesh, data.cell_tags, data.facet_tags, groups, info)
 
 
@@ -163,6 +288,15 @@ def uniform_layers(thickness: float, h: float):
 SOLIDS = ("anode", "host", "collector")
 
 
+def layer_name(i: int) -> str:
+    """Volume name of resolved coating layer ``i`` (0: next to the metal)."""
+    return "coating" if i == 0 else f"coating_{i}"
+
+
+def _is_layer(name: str) -> bool:
+    return name == "coating" or (name.startswith("coating_") and name[8:].isdigit())
+
+
 def interface_name(a: str, b: str, coating: str) -> str | None:
     """Name of the interface between regions ``a`` and ``b``.
 
@@ -171,14 +305,26 @@ def interface_name(a: str, b: str, coating: str) -> str | None:
     pair = {a, b}
     if pair == {"host", "collector"}:
         return "host_collector"
-    if pair == {"coating", "electrolyte"}:
-        return "coating_electrolyte"
+    layers = sorted((r for r in pair if _is_layer(r)), key=lambda r: 0 if r == "coating" else int(r[8:]))
+    if len(layers) == 2:
+        return f"{layers[0]}_{layers[1]}"
+    if len(layers) == 1 and "electrolyte" in pair:
+        return f"{layers[0]}_electrolyte"
     for s in SOLIDS:
         if pair == {s, "coating"}:
             return f"{s}_coating"
         if pair == {s, "electrolyte"}:
             return f"{s}_coating" if coating == "thin" else f"{s}_electrolyte"
     return None
+
+
+def layer_offsets(p: dict, um: float = 1.0) -> list[float]:
+    """Cumulative outer offsets of the resolved coating layers from the metal surface (x ``um``):
+    [t_0, t_0 + t_1, ...]; ``geometry['coating_stack']`` lists the layer thicknesses, else one layer."""
+    if coating_mode(p) != "resolved":
+        return []
+    stack = p.get("coating_stack") or [float(p.get("coating_thickness", 0.0) or 0.0)]
+    return [float(x) * um for x in np.cumsum(stack) if x > 0]
 
 
 def coating_mode(p: dict) -> str:
@@ -206,14 +352,16 @@ def _bbox_entities(gmsh, dim, lo, hi, eps):
         lo[0] - eps, lo[1] - eps, lo[2] - eps, hi[0] + eps, hi[1] + eps, hi[2] + eps, dim)]
 
 
-def assemble(gmsh, dim: int, box: tuple, solids: dict, shell: list | None, coating: str,
+def assemble(gmsh, dim: int, box: tuple, solids: dict, shell, coating: str,
              periodic: bool = False) -> dict:
     """Fragment solids (and a coating shell) with the domain box, name volumes and interfaces.
 
     box = (W, D, zbot, ztop) in µm (D ignored in 2D; the vertical axis is the last coordinate).
     ``solids`` maps "anode"/"host"/"collector" to OCC dimtags that lie inside the box (the
     generators clip them). ``shell`` is the coating's outer body (solids inflated by the coating
-    thickness, clipped to the box): the coating volume is ``shell`` minus the solids.
+    thickness, clipped to the box): the coating volume is ``shell`` minus the solids. A list of
+    shells (one per resolved layer, inflated by the cumulative thickness) gives a coating stack:
+    layer i is shell i minus shell i-1 (``coating``, ``coating_1``, ...).
     Returns {"regions": {name: [tags]}, "facets": {name: [tags]}, "interfaces": [tags]}.
     """
     occ = gmsh.model.occ
@@ -223,9 +371,17 @@ def assemble(gmsh, dim: int, box: tuple, solids: dict, shell: list | None, coati
     else:
         dom = [(3, occ.addBox(0, 0, zb, W, D, zt - zb))]
     solid_all = [dt for v in solids.values() for dt in v]
-    coat = []
-    if shell:
-        coat, _ = occ.cut(shell, solid_all, removeObject=True, removeTool=False)
+    shells = shell if shell and isinstance(shell[0], list) else ([shell] if shell else [])
+    coat, layer_of = [], []
+    inner = solid_all
+    for i, sh in enumerate(shells):
+        outer = [tuple(dt) for dt in sh]
+        piece, _ = occ.cut(outer, inner, removeObject=i == len(shells) - 1, removeTool=False)
+        coat += piece
+        layer_of += [layer_name(i)] * len(piece)
+        inner = outer
+    for sh in shells[:-1]:  # the inner shells only served as cutting tools
+        occ.remove(sh, recursive=True)
     tools = solid_all + coat
     out, out_map = occ.fragment(dom, tools)
     occ.synchronize()
@@ -235,7 +391,7 @@ def assemble(gmsh, dim: int, box: tuple, solids: dict, shell: list | None, coati
     names = []
     for name, dts in solids.items():
         names += [name] * len(dts)
-    names += ["coating"] * len(coat)
+    names += layer_of
     for name, children in zip(names, out_map[k:]):
         for d_, tag in children:
             if d_ == dim:
@@ -363,7 +519,8 @@ def host_layout(p: dict) -> dict:
     t = float(p.get("coating_thickness", 0.0) or 0.0) * um
     h = float(p["mesh_size"]) * um
     h_fine = float(p.get("interface_mesh_size") or p["mesh_size"] / 4) * um
-    return dict(dim=dim, mode=mode, t=t, t_res=t if mode == "resolved" else 0.0, h=h, h_fine=min(h_fine, h),
+    offsets = layer_offsets(p, um)
+    return dict(dim=dim, mode=mode, t=t, t_res=offsets[-1] if offsets else 0.0, offsets=offsets, h=h, h_fine=min(h_fine, h),
                 L=float(p["electrolyte_thickness"]) * um,
                 Hc=float(p.get("collector_thickness") or p["mesh_size"]) * um,
                 periodic=bool(p.get("periodic", False)), um=um,
@@ -377,9 +534,11 @@ def finish_mesh(gmsh, dim: int, tags: dict, lay: dict, extent: float) -> None:
     coat_surf = None
     h_coat = None
     if lay["t_res"] > 0:
-        coat_surf = sorted(set(tags["facets"].get("coating_electrolyte", [])
-                               + [f for s in SOLIDS for f in tags["facets"].get(f"{s}_coating", [])]))
-        h_coat = lay["t_res"] / float(lay.get("coating_cells", 2))
+        layers = set(tags["regions"]) - set(SOLIDS) - {"electrolyte"}
+        coat_surf = sorted({f for n, fs in tags["facets"].items() if any(part in n for part in layers) for f in fs})
+        # a few cells across the thinnest layer
+        thinnest = min(np.diff([0.0] + lay.get("offsets", [lay["t_res"]])))
+        h_coat = thinnest / float(lay.get("coating_cells", 2))
     size_fields(gmsh, dim, tags["interfaces"], lay["h"], lay["h_fine"], extent, coat_surf, h_coat,
                 lay["t_res"], lay.get("algorithm3d", 1), lay.get("curvature_cells", 16))
     gmsh.model.mesh.generate(dim)
@@ -413,12 +572,12 @@ def host_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, extent
         coll = [(2, occ.addRectangle(0, -lay["Hc"], 0, W, lay["Hc"]))]
     else:
         coll = [(3, occ.addBox(0, 0, -lay["Hc"], W, D, lay["Hc"]))]
-    shell = None
-    t = lay["t_res"]
-    if t > 0:
+    shell = []
+    for t in lay.get("offsets", [lay["t_res"]] if lay["t_res"] > 0 else []):
         inflated = clipped(t)
         slab = [(2, occ.addRectangle(0, 0, 0, W, t))] if dim == 2 else [(3, occ.addBox(0, 0, 0, W, D, t))]
-        shell, _ = occ.fuse(inflated, slab)
+        fused, _ = occ.fuse(inflated, slab)
+        shell.append(fused)
     tags = assemble(gmsh, dim, (W, D, -lay["Hc"], H + lay["L"]), {"host": host, "collector": coll}, shell,
                     lay["mode"], lay["periodic"])
     finish_mesh(gmsh, dim, tags, lay, extent or max(W, D, H + lay["L"]))
@@ -430,11 +589,13 @@ def anode_maker(p: dict, dim: int, box: tuple, body, t_res: float, mode: str, h:
     the Li region inflated by ``offset`` (µm); the coating shell is body(t) minus body(0)."""
     W, _, Ha_neg, L = box
 
+    offsets = layer_offsets(p, 1.0 / GMSH_UNIT) if t_res > 0 else []
+
     def make(gmsh):
         solids = {"anode": body(gmsh, 0.0)}
-        shell = body(gmsh, t_res) if t_res > 0 else None
+        shell = [body(gmsh, off) for off in offsets]
         tags = assemble(gmsh, dim, box, solids, shell, mode, bool(p.get("periodic")))
-        lay = dict(h=h, h_fine=h_fine, t_res=t_res, coating_cells=p.get("coating_cells", 2),
+        lay = dict(h=h, h_fine=h_fine, t_res=t_res, offsets=offsets, coating_cells=p.get("coating_cells", 2),
                    algorithm3d=p.get("mesh_algorithm3d", 1))
         finish_mesh(gmsh, dim, tags, lay, max(W, L - Ha_neg))
         return {}

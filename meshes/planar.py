@@ -1,7 +1,8 @@
 """Planar Li anode under a conformal coating, 2D or 3D, as a stack of extruded layers.
 
 Layers from the bottom: Li ``anode`` (vertical -anode_thickness..0), ``coating``
-(0..t, resolved model only) and ``electrolyte`` (t..electrolyte_thickness). The
+(0..t, resolved model only; a stack of resolved layers gives ``coating``, ``coating_1``, ...) and
+``electrolyte`` (t..electrolyte_thickness). The
 extrusion gives a structured mesh in the vertical direction: a few cells across a
 nanometre coating and cells graded from ``interface_mesh_size`` at the plating
 surface to ``mesh_size`` far from it, with ``mesh_size`` laterally. Thin or bare
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from licoat.meshes.common import GMSH_UNIT, GeometryError, graded_layers, to_dolfinx, uniform_layers
+from licoat.meshes.common import (GMSH_UNIT, GeometryError, graded_layers, interface_name, layer_name, layer_offsets,
+                                  to_dolfinx, uniform_layers)
 
 
 def _reverse(layers):
@@ -37,9 +39,11 @@ def layer_stack(p: dict) -> list[tuple[str, float, float, tuple]]:
             f"coating.thickness = {t:g} m must be smaller than geometry.electrolyte_thickness = {L:g} m"
         )
     stack = [("anode", -Ha, Ha, _reverse(graded_layers(Ha, h_fine, h)))]
-    if t > 0:
-        n = int(p.get("coating_layers", 2))
-        stack.append(("coating", 0.0, t, ([n], [1.0])))
+    n = int(p.get("coating_cells", 2))  # cells across each resolved layer
+    bottom = 0.0
+    for i, top in enumerate(layer_offsets(p)):
+        stack.append((layer_name(i), bottom, top - bottom, ([n], [1.0])))
+        bottom = top
     stack.append(("electrolyte", t, L - t, graded_layers(L - t, h_fine, h)))
     return stack
 
@@ -77,7 +81,8 @@ def build(comm, p: dict):
         for name, tag in vols.items():
             model_.addPhysicalGroup(dim, [tag], name=name)
 
-        eps = 1e-3 * min(t, h) if coated else 1e-3 * h
+        thinnest = min([s_[2] for s_ in stack[1:-1]] or [t])
+        eps = 1e-3 * min(thinnest, h) if coated else 1e-3 * h
         vert = dim - 1  # coordinate index of the vertical axis
         top = stack[-1][1] + stack[-1][2]
 
@@ -98,8 +103,10 @@ def build(comm, p: dict):
             return [e[1] for e in model_.getEntitiesInBoundingBox(*lo, *hi, dim - 1)]
 
         facets = {"bottom": at(z0), "top": at(top), surface_name: at(0.0)}
-        if coated and model == "resolved":
-            facets["coating_electrolyte"] = at(t)
+        if coated and model == "resolved":  # between consecutive layers of the stack, and on top
+            names = [s_[0] for s_ in stack]
+            for k in range(1, len(stack) - 1):
+                facets[interface_name(names[k], names[k + 1], model)] = at(stack[k + 1][1])
         facets["left"], facets["right"] = side(0, 0.0), side(0, W)
         if dim == 3:
             facets["front"], facets["back"] = side(1, 0.0), side(1, D)

@@ -137,7 +137,7 @@ def host_uniformity(cell, n_bins: int = 10, host_thickness: float | None = None)
     for n, (_, m) in zip(cell.surfaces, pieces):
         kin = cell.kin_of[n]
         a_n = _integrate(comm, fem.form(one * m))
-        liquid = n.endswith("_electrolyte") and not thin
+        liquid = cell.parent_tm.role(cell.parent_tm.sides(n)[1]) == "electrolyte" and not thin
         cf = max(c_mean, 1e-8) ** kin.concentration_exponent if liquid and kin.concentration_exponent else 1.0
         g_total += a_n * _didEta(kin, eta_mean, f, cf)
         a_total += a_n

@@ -19,7 +19,8 @@ Elasticity (:func:`solve_elasticity`)
       stack pressure — the separator / liquid transmits the stack pressure as a hydrostatic load.
 
     Solved non-dimensionally (moduli and load divided by the largest G; the displacement is unchanged)
-    with MUMPS LU; a non-converged or non-finite solve raises ``RuntimeError``.
+    by CG + GAMG with the rigid-body near-nullspace (3D, large 2D) or MUMPS LU (small 2D)
+    (:func:`solve_linear_elasticity`); a non-converged or non-finite solve raises ``RuntimeError``.
 
 Interface potential (:func:`interface_potential`, :func:`mean_delta_mu`)
     On the facet group ``surface`` (``"<metal>_<upper>"``, e.g. ``anode_coating``, ``anode_electrolyte``)::
@@ -71,6 +72,7 @@ import ufl  # noqa: E402
 
 from licoat.meshes.common import TaggedMesh  # noqa: E402
 from licoat.solver import elasticity as el  # noqa: E402
+from licoat.solver.jit import JIT_OPTIONS  # noqa: E402
 from licoat.solver.submesh import one_sided_entities, restrict  # noqa: E402
 
 __all__ = [
@@ -95,6 +97,136 @@ _MUMPS = {
     "pc_factor_mat_solver_type": "mumps",
     "ksp_error_if_not_converged": True,
 }
+
+#: CG + smoothed-aggregation AMG (PETSc GAMG) with Chebyshev/Jacobi smoothing, as in DOLFINx's
+#: ``demo_elasticity.py``; the rigid-body modes are given as the near-nullspace. The tolerance is on
+#: the unpreconditioned residual so that "converged" means the same thing for every mesh.
+GAMG_OPTIONS = {
+    "ksp_type": "cg",
+    "ksp_rtol": 1e-10,
+    "ksp_atol": 0.0,
+    "ksp_max_it": 1000,
+    "ksp_norm_type": "unpreconditioned",
+    "pc_type": "gamg",
+    "pc_gamg_type": "agg",
+    "pc_gamg_agg_nsmooths": 1,
+    "pc_gamg_coarse_eq_limit": 1000,
+    "mg_levels_ksp_type": "chebyshev",
+    "mg_levels_pc_type": "jacobi",
+    "mg_levels_esteig_ksp_type": "cg",
+    "mg_levels_ksp_chebyshev_esteig_steps": 20,
+    "matptap_via": "scalable",
+}
+
+#: ``linear_solver="auto"``: a direct (MUMPS) solve for 2D problems up to this many DOFs, else CG + GAMG.
+DIRECT_MAX_DOFS_2D = 200_000
+
+
+def rigid_body_modes(V) -> PETSc.NullSpace:
+    """Near-nullspace of linear elasticity on the vector space ``V``: d translations and d(d-1)/2
+    rotations (3 in 2D, 6 in 3D), orthonormalised; coordinates are centred and scaled by the
+    extent so the rotations are O(1) (cf. DOLFINx ``demo_elasticity.py``, ``build_nullspace``)."""
+    d = V.mesh.geometry.dim
+    imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
+    n_local = imap.size_local
+    nmodes = 3 if d == 2 else 6
+    basis = [dolfinx.la.vector(imap, bs=bs, dtype=PETSc.ScalarType) for _ in range(nmodes)]
+    b = [v.array for v in basis]
+    x = V.tabulate_dof_coordinates()[:, :d]  # one row per block (node)
+    lo = V.mesh.comm.allreduce(x.min(axis=0) if len(x) else np.full(d, np.inf), op=MPI.MIN)
+    hi = V.mesh.comm.allreduce(x.max(axis=0) if len(x) else np.full(d, -np.inf), op=MPI.MAX)
+    x = (x - 0.5 * (lo + hi)) / max(float(np.max(hi - lo)), 1e-300)
+    for i in range(d):
+        b[i][i::bs] = 1.0
+    if d == 2:
+        b[2][0::bs], b[2][1::bs] = -x[:, 1], x[:, 0]
+    else:
+        b[3][0::bs], b[3][1::bs] = -x[:, 1], x[:, 0]
+        b[4][0::bs], b[4][2::bs] = x[:, 2], -x[:, 0]
+        b[5][2::bs], b[5][1::bs] = x[:, 1], -x[:, 2]
+    dolfinx.la.orthonormalize(basis)
+    vecs = [PETSc.Vec().createWithArray(v[: bs * n_local], bsize=bs, comm=V.mesh.comm) for v in b]
+    return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm)
+
+
+def elasticity_method(linear_solver: str, dim: int, dofs: int) -> str:
+    """'direct' or 'iterative' for ``linear_solver`` in ('auto', 'direct', 'iterative')."""
+    if linear_solver not in ("auto", "direct", "iterative"):
+        raise ValueError(f"linear_solver = '{linear_solver}' must be 'auto', 'direct' or 'iterative'")
+    if linear_solver != "auto":
+        return linear_solver
+    return "direct" if dim == 2 and dofs <= DIRECT_MAX_DOFS_2D else "iterative"
+
+
+def solve_linear_elasticity(a, L, bcs, V, *, linear_solver="auto", prefix="licoat_elast", rtol=None,
+                            jit_options=None):
+    """Solve the linear elasticity system a(u, w) = L(w) on ``V``; returns (u, info dict).
+
+    ``iterative``: CG + GAMG (:data:`GAMG_OPTIONS`) with :func:`rigid_body_modes` as near-nullspace,
+    relative residual ``rtol`` (default 1e-10); ``direct``: MUMPS LU. ``auto`` picks by
+    :func:`elasticity_method`; an ``auto`` iterative solve that does not converge is repeated with
+    MUMPS. Raises RuntimeError if the final solve does not converge or gives non-finite values.
+    """
+    comm = V.mesh.comm
+    dofs = V.dofmap.index_map.size_global * V.dofmap.index_map_bs
+    method = elasticity_method(linear_solver, V.mesh.topology.dim, dofs)
+    t0 = time.perf_counter()
+    a_form = dolfinx.fem.form(a, jit_options=jit_options)
+    L_form = dolfinx.fem.form(L, jit_options=jit_options)
+    A = dolfinx.fem.petsc.assemble_matrix(a_form, bcs=bcs)
+    A.assemble()
+    b = dolfinx.fem.petsc.assemble_vector(L_form)
+    dolfinx.fem.petsc.apply_lifting(b, [a_form], bcs=[bcs])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    dolfinx.fem.petsc.set_bc(b, bcs)
+    assembly_s = time.perf_counter() - t0
+    uh = dolfinx.fem.Function(V)
+    info = {"method": method, "dofs": dofs, "assembly_s": assembly_s, "krylov_iterations": 0}
+
+    def run(opts, nullspace):
+        ksp = PETSc.KSP().create(comm)
+        pfx = f"{prefix}_{uuid.uuid4().hex[:12]}_"
+        ksp.setOptionsPrefix(pfx)
+        opt = PETSc.Options()
+        for k, v in opts.items():
+            opt[pfx + k] = v
+        if nullspace is not None:
+            A.setNearNullSpace(nullspace)
+        ksp.setOperators(A)
+        ksp.setFromOptions()
+        t1 = time.perf_counter()
+        try:
+            ksp.solve(b, uh.x.petsc_vec)
+            reason = ksp.getConvergedReason()
+        except PETSc.Error as exc:
+            reason = -abs(getattr(exc, "ierr", 1)) or -1
+        uh.x.scatter_forward()
+        its = ksp.getIterationNumber()
+        for k in opts:
+            opt.delValue(pfx + k)
+        ksp.destroy()
+        return reason, its, time.perf_counter() - t1
+
+    if method == "iterative":
+        opts = dict(GAMG_OPTIONS)
+        if rtol is not None:
+            opts["ksp_rtol"] = rtol
+        reason, its, solve_s = run(opts, rigid_body_modes(V))
+        info.update(krylov_iterations=its, linear_solve_s=solve_s)
+        if reason <= 0 and linear_solver == "auto":
+            info["fallback"] = f"CG+GAMG did not converge (KSP reason {reason}, {its} its); MUMPS used"
+            method = info["method"] = "direct"
+    if method == "direct":
+        reason, its, solve_s = run(dict(_MUMPS, ksp_error_if_not_converged=False), None)
+        info["linear_solve_s"] = info.get("linear_solve_s", 0.0) + solve_s
+    A.destroy()
+    b.destroy()
+    if reason <= 0:
+        raise RuntimeError(f"elasticity solve did not converge ({method}, KSP reason {reason})")
+    ok = bool(np.all(np.isfinite(uh.x.array)))
+    if not comm.allreduce(ok, op=MPI.LAND):
+        raise RuntimeError("elasticity solve gave non-finite displacements")
+    return uh, info
 
 
 @dataclass(frozen=True)
@@ -131,6 +263,7 @@ class ElasticState:
     degree: int
     lateral: str
     solve_s: float = 0.0
+    solver_info: dict = field(default_factory=dict)  # method, dofs, krylov_iterations, assembly_s, linear_solve_s
     _ind: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -175,13 +308,9 @@ def _loaded_groups(tm: TaggedMesh, regions: list[str]) -> list[str]:
     for name, (d, _) in tm.groups.items():
         if d != tm.dim - 1:
             continue
-        parts = name.split("_")
-        if len(parts) != 2:
-            continue
-        a, b = parts
-        if a in regions or a == "coating":
-            if b == "electrolyte" or (b == "coating" and "coating" not in regions):
-                out.append(name)
+        lower, upper = tm.sides(name)
+        if upper is not None and lower in regions and tm.role(upper) == "electrolyte":
+            out.append(name)
     if "top" in tm.groups:
         out.append("top")
     return sorted(set(out))
@@ -196,6 +325,8 @@ def solve_elasticity(
     liquid_pressure: float | None = None,
     degree: int = 2,
     lateral: str = "symmetry",
+    linear_solver: str = "auto",
+    rtol: float | None = None,
 ) -> ElasticState:
     """Linear elasticity on the solid cells of ``tm`` under a stack pressure transmitted by the liquid.
 
@@ -205,12 +336,16 @@ def solve_elasticity(
     ``liquid_pressure`` [Pa] is the liquid's pressure used as p_s on bare surfaces in Δμ (default: the
     stack pressure). ``lateral``: ``"symmetry"`` (zero normal displacement on all lateral faces,
     i.e. laterally constrained) or ``"pressure"`` (``left``/``front`` symmetry, ``right``/``back`` loaded
-    by the stack pressure). See the module docstring for the model.
+    by the stack pressure). ``linear_solver``: "auto" (MUMPS for 2D up to :data:`DIRECT_MAX_DOFS_2D`
+    DOFs, else CG + GAMG with the rigid-body near-nullspace), "direct" or "iterative"; ``rtol`` the
+    CG tolerance (default 1e-10). See the module docstring for the model.
     """
     t0 = time.perf_counter()
     if lateral not in ("symmetry", "pressure"):
         raise ValueError(f"lateral = '{lateral}' must be 'symmetry' or 'pressure'")
-    regions = [r for r in SOLID_REGIONS if r in tm.groups and tm.groups[r][0] == tm.dim and tm.has(r)]
+    # solids: metals and every resolved coating layer (from the mesh topology)
+    solid_names = [r for r in SOLID_REGIONS if r != "coating"] + tm.coating_layers()
+    regions = [r for r in solid_names if r in tm.groups and tm.groups[r][0] == tm.dim and tm.has(r)]
     if not regions:
         raise ValueError(f"mesh has no solid volume (one of {SOLID_REGIONS}); has {sorted(tm.groups)}")
     missing = [r for r in regions if r not in solids]
@@ -277,28 +412,14 @@ def solve_elasticity(
         L = ufl.inner(-p_hat * nrm, w) * ds(1)
     else:
         L = ufl.inner(dolfinx.fem.Constant(msh, np.zeros(d, dtype=PETSc.ScalarType)), w) * ufl.dx
-    problem = dolfinx.fem.petsc.LinearProblem(
-        a,
-        L,
-        bcs=bcs,
-        petsc_options_prefix=f"licoat_mech_{uuid.uuid4().hex[:12]}_",
-        petsc_options=dict(_MUMPS),
-    )
-    uh = problem.solve()
-    if isinstance(uh, tuple):  # some DOLFINx versions return (u, reason, its)
-        uh = uh[0]
-    reason = problem.solver.getConvergedReason()
-    if reason <= 0:
-        raise RuntimeError(f"elasticity solve did not converge (KSP reason {reason})")
-    ok = bool(np.all(np.isfinite(uh.x.array)))
-    if not comm.allreduce(ok, op=MPI.LAND):
-        raise RuntimeError("elasticity solve gave non-finite displacements")
+    uh, info = solve_linear_elasticity(a, L, bcs, V, linear_solver=linear_solver, prefix="licoat_mech", rtol=rtol,
+                                       jit_options=JIT_OPTIONS)
     uh.name = "displacement"
     lp = float(stack_pressure if liquid_pressure is None else liquid_pressure)
     return ElasticState(
         comm=comm, parent=tm, tm=sub, cell_map=cell_map, u=uh, G=G, nu=nu, regions=regions, solids=dict(solids),
         stack_pressure=float(stack_pressure), liquid_pressure=lp, degree=degree, lateral=lateral,
-        solve_s=time.perf_counter() - t0,
+        solve_s=time.perf_counter() - t0, solver_info=info,
     )
 
 
@@ -314,10 +435,9 @@ def _frame(s, n, d):
 
 
 def _split(surface: str, state: ElasticState) -> tuple[str, str | None]:
-    parts = surface.split("_")
-    if len(parts) != 2 or surface not in state.parent.groups:
+    e, s = state.parent.sides(surface) if surface in state.parent.groups else (None, None)
+    if s is None:
         raise KeyError(f"'{surface}' is not an interface facet group of the mesh (has {sorted(state.parent.groups)})")
-    e, s = parts
     if e not in state.regions:
         raise ValueError(f"surface '{surface}': '{e}' is not a solid volume of the mesh")
     return e, (s if s in state.regions else None)

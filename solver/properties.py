@@ -74,6 +74,75 @@ class Coating:
 
 
 @dataclass(frozen=True)
+class CoatingStack:
+    """Coating layers from the metal outwards. Thin layers (model "thin") must come first: they sit on
+    the metal surface as series area-specific resistances, under any resolved layers (mesh volumes)."""
+
+    layers: tuple = ()
+
+    @classmethod
+    def of(cls, coating) -> "CoatingStack":
+        if coating is None:
+            return cls(())
+        if isinstance(coating, CoatingStack):
+            return coating
+        return cls((coating,))
+
+    def __post_init__(self):
+        models = [layer.model for layer in self.layers]
+        if "thin" in models and "resolved" in models[: len(models) - models[::-1].index("thin")]:
+            k = models.index("resolved")
+            raise ValueError(f"coating.stack[{k + models[k:].index('thin')}].model = 'thin': a thin layer above a "
+                             "resolved one is not supported (thin layers must be next to the metal)")
+
+    @property
+    def thin_layers(self) -> list:
+        return [layer for layer in self.layers if layer.model == "thin"]
+
+    @property
+    def resolved_layers(self) -> list:
+        return [layer for layer in self.layers if layer.model != "thin"]
+
+    @property
+    def uniform_asr(self) -> float:
+        """Σ t_k/κ_k over all layers [Ω m²]."""
+        return float(sum(layer.area_specific_resistance for layer in self.layers))
+
+    def __len__(self):
+        return len(self.layers)
+
+    # the stack seen as one film (reports and checks that need one number)
+    @property
+    def name(self) -> str:
+        return "/".join(layer.name for layer in self.layers)
+
+    @property
+    def model(self) -> str:
+        models = {layer.model for layer in self.layers}
+        return models.pop() if len(models) == 1 else "mixed"
+
+    @property
+    def thickness(self) -> float:
+        return float(sum(layer.thickness for layer in self.layers))
+
+    @property
+    def area_specific_resistance(self) -> float:
+        return self.uniform_asr
+
+    @property
+    def ionic_conductivity(self) -> float:
+        """Effective conductivity of the stack in series: Σt / Σ(t/κ) [S/m]."""
+        return self.thickness / self.uniform_asr
+
+    @property
+    def electronic_conductivity(self) -> float:
+        """Effective electronic conductivity in series (0 when any layer blocks electrons) [S/m]."""
+        if any(layer.electronic_conductivity <= 0 for layer in self.layers):
+            return 0.0
+        return self.thickness / sum(layer.thickness / layer.electronic_conductivity for layer in self.layers)
+
+
+@dataclass(frozen=True)
 class Kinetics:
     """Butler–Volmer kinetics i_n = i0 (c/c0)^gamma [exp(alpha_a f eta) - exp(-alpha_c f eta)].
 

@@ -33,6 +33,8 @@ class TransientOptions:
     max_surface_drop: float = 0.05  # of c0 per step
     depletion_fraction: float = 0.01  # extrapolate to zero below this c/c0
     stop_at_depletion: bool = True
+    max_steps: int = 20_000  # accepted steps (bounded work: issue 13)
+    max_rejected: int = 2_000  # rejected (cut-back) steps
 
 
 @dataclass
@@ -50,7 +52,7 @@ def surface_concentration_min(cell: SteadyCell) -> float:
     if owned is None:  # located once per problem
         from dolfinx import fem
 
-        names = ["coating_electrolyte"] if cell.resolved else cell.surfaces
+        names = cell.electrolyte_surfaces
         V = cell.c_hat.function_space
         dofs = fem.locate_dofs_topological(V, cell.dim - 1, cell.tm.facets(*names))
         owned = cell._surface_c_dofs = dofs[dofs < V.dofmap.index_map.size_local]
@@ -63,7 +65,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) 
     if not cell.transient:
         raise ValueError("integrate() needs SteadyCell(..., transient=True)")
     t_start = time.perf_counter()
-    problem = cell._build()
+    problem = cell.build()
     cell.initial_guess()
     cell.c_n.x.array[:] = 1.0
     cell.c_nm1.x.array[:] = 1.0
@@ -76,7 +78,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) 
         saved = cell.state()
         cell.set_time_step(dt, dt_prev)
         cell.time.value = t + dt
-        ok, reason = cell._newton(problem)
+        ok, reason = cell.newton(problem)
         c_min = surface_concentration_min(cell) if ok else -np.inf
         if not ok or c_min < -1e-6 * cell.c0:
             # cut back: retry the step with half the size from the saved state
@@ -86,8 +88,12 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) 
                 # the step crossed depletion: locate it by linear interpolation in time
                 res.depletion_time_s = prev[0] + dt * prev[1] / (prev[1] - c_min)
             dt /= 2
+            if res.rejected_steps > opts.max_rejected:
+                raise SolverError(
+                    f"transient run gave up after {res.rejected_steps} rejected steps (t = {t:.6g} s of "
+                    f"operation.duration = {opts.duration:.6g} s): {reason or 'negative concentration'}")
             if dt < opts.dt_min:
-                worst = cell._worst_field(problem)
+                worst = cell.worst_field()
                 raise SolverError(
                     f"transient Newton solve failed at t = {t:.6g} s (step {res.steps + 1}); step cut to "
                     f"{dt:.3g} s < dt_min = {opts.dt_min:.3g} s: {reason or 'negative concentration'}; "
@@ -99,8 +105,11 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) 
         # accept
         t += dt
         res.steps += 1
-        cell.c_nm1.x.array[:] = cell.c_n.x.array
-        cell.c_n.x.array[:] = cell.c_hat.x.array
+        if res.steps > opts.max_steps:
+            raise SolverError(
+                f"transient run needs more than {opts.max_steps} time steps (t = {t:.6g} s of operation.duration = "
+                f"{opts.duration:.6g} s, dt = {dt:.3g} s): shorten operation.duration or lower the current")
+        cell.accept_time_step()
         record = {"time_s": t, "dt_s": dt, "surface_concentration_min_mol_m3": c_min}
         record.update(cell.plating_series())
         res.series.append(record)

@@ -12,7 +12,7 @@ def constant_electrolyte(kappa=KAPPA, diffusivity=D, tp=TP, c0=C0):
 
 def planar(comm, *, dim=2, width=10e-6, L=50e-6, h=2e-6, t=0.0, model="resolved", h_fine=None, layers=2, depth=None):
     p = dict(kind="planar", dim=dim, width=width, electrolyte_thickness=L, mesh_size=h, anode_thickness=2 * h,
-             coating_thickness=t, coating_model=model, coating_layers=layers)
+             coating_thickness=t, coating_model=model, coating_cells=layers)
     if h_fine:
         p["interface_mesh_size"] = h_fine
     if depth:

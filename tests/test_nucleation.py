@@ -48,9 +48,17 @@ def test_insulating_host_plates_only_where_coated():
     """Polyimide host: bare host surfaces are blocked; a lithiophilic coating (ZnO) makes them active."""
     from licoat.setup import surface_kinetics
 
-    class FakeTM:
-        groups = {"host_electrolyte": (1, 1), "host_coating": (1, 2), "collector_coating": (1, 3)}
-        dim = 2
+    from licoat.meshes.common import TaggedMesh
+
+    sides = {"host_electrolyte": {"sides": ["host", "electrolyte"]},
+             "host_coating": {"sides": ["host", "electrolyte"], "film": True},
+             "collector_coating": {"sides": ["collector", "electrolyte"], "film": True}}
+    roles = {"host": {"role": "metal", "layer": 0}, "collector": {"role": "metal", "layer": 0},
+             "electrolyte": {"role": "electrolyte", "layer": 0}}
+
+    def FakeTM():  # topology only, as the mesher records it (no mesh needed)
+        return TaggedMesh(None, None, None, {"host_electrolyte": (1, 1), "host_coating": (1, 2), "collector_coating": (1, 3)},
+                          {"topology": {"regions": roles, "interfaces": sides}})
 
     case = validate({"host": {"material": "polyimide"}, "coating": {"material": "ZnO", "thickness": "10 nm", "model": "thin"}})
     kin = surface_kinetics(case, FakeTM())

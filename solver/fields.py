@@ -1,0 +1,84 @@
+"""One registry of the unknowns of a problem: block order, field-split groups and DOF counts.
+
+Every component registers the fields it owns here; nothing else in the solver encodes the order
+of the unknowns. A field says where it means something (``volumes`` of the mesh, or the plating
+``facets``); outside that set its dofs are pinned to zero (see ``solver/problem.py`` for why the
+fields still live on the whole ionic mesh).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Block order of the Newton system (also the order of the residual forms).
+ORDER = ("concentration", "potential", "metal_potential", "electrode_potential", "film_potential", "salt_multiplier")
+
+#: Field-split group of each field: AMG on the PDE blocks, point/block Jacobi on the small ones.
+SPLIT = {"concentration": "concentration", "potential": "potential", "metal_potential": "metal",
+         "film_potential": "film", "electrode_potential": "global", "salt_multiplier": "global"}
+SPLIT_PC = {"global": "jacobi", "film": "bjacobi"}  # others: gamg
+
+
+@dataclass
+class Field:
+    name: str
+    function: object  # dolfinx.fem.Function
+    volumes: tuple[str, ...] | None = None  # where the field lives (None: everywhere / global)
+    facets: tuple[str, ...] | None = None  # a surface field: lives on these facet groups
+
+    @property
+    def split(self) -> str:
+        return SPLIT[self.name]
+
+    def owned_size(self) -> int:
+        im = self.function.function_space.dofmap.index_map
+        return im.size_local * self.function.function_space.dofmap.index_map_bs
+
+    def global_size(self) -> int:
+        im = self.function.function_space.dofmap.index_map
+        return im.size_global * self.function.function_space.dofmap.index_map_bs
+
+
+class FieldRegistry:
+    def __init__(self):
+        self._fields: dict[str, Field] = {}
+
+    def add(self, field: Field) -> Field:
+        if field.name not in ORDER:
+            raise KeyError(f"unknown field '{field.name}' (known: {', '.join(ORDER)})")
+        if field.name in self._fields:
+            raise KeyError(f"field '{field.name}' registered twice")
+        self._fields[field.name] = field
+        return field
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._fields
+
+    def __getitem__(self, name: str) -> Field:
+        return self._fields[name]
+
+    def ordered(self) -> list[Field]:
+        return [self._fields[n] for n in ORDER if n in self._fields]
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.ordered()]
+
+    @property
+    def functions(self) -> list:
+        return [f.function for f in self.ordered()]
+
+    def dofs(self) -> int:
+        return int(sum(f.global_size() for f in self.ordered()))
+
+    def split_index_sets(self, offset: int) -> dict[str, list[np.ndarray]]:
+        """Global indices of each split group in the blocked (kind="mpi") layout: on every rank the
+        owned dofs of field 0, then field 1, ... are contiguous from the rank's ownership start."""
+        groups: dict[str, list[np.ndarray]] = {}
+        for f in self.ordered():
+            n = f.owned_size()
+            groups.setdefault(f.split, []).append(np.arange(offset, offset + n))
+            offset += n
+        return groups

@@ -1,0 +1,467 @@
+"""A cell problem: the sum of its physics components on the ion-conducting part of a tagged mesh.
+
+``CellProblem(comm, tm, components, ...)`` restricts the mesh to the volumes where the unknowns
+live (electrolyte, resolved coating layers, electronically resolved metals), lets every component
+declare its fields (one :class:`~licoat.solver.fields.FieldRegistry`), collects their residual
+terms, applies a time transform (BDF2) to the storage term when transient, and solves with SNES
+Newton plus an adaptive load continuation. Metrics are objects in :mod:`licoat.solver.cell_metrics`.
+
+Fields where they mean something: every field is a P1 function on the whole ionic submesh and is
+pinned (zero Dirichlet rows) where it has no meaning — ĉ outside the electrolyte, φ̂ in resolved
+metals, ψ̂ off the plating facets. Restricting ψ̂ to a facet submesh needs mixed-dimensional forms
+with interior-facet coupling on a submesh, which fail in parallel in DOLFINx 0.11 (the one-sided
+facet integrals below avoid interior-facet integrals for that reason; see solver/submesh.py); the
+pinned rows are identity rows that the field split keeps in their own block (film: block Jacobi).
+``dofs`` in the summary counts the real unknowns (pinned dofs excluded).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from licoat import import_stack
+
+import_stack()
+import ufl  # noqa: E402
+from dolfinx import fem  # noqa: E402
+from dolfinx.fem.petsc import NonlinearProblem  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+from licoat.solver import components as C  # noqa: E402
+from licoat.solver.fields import SPLIT_PC, FieldRegistry  # noqa: E402
+from licoat.solver.submesh import one_sided_entities, restrict  # noqa: E402
+
+
+class SolverError(RuntimeError):
+    """Nonlinear solve failed; the message names the field and the reason."""
+
+
+SNES_REASONS = {
+    -1: "function domain error",
+    -2: "function count exceeded",
+    -3: "linear solve failed",
+    -4: "residual became NaN/Inf",
+    -5: "maximum Newton iterations reached",
+    -6: "line search failed",
+    -8: "Jacobian domain error",
+    -9: "trust region / divergence tolerance",
+}
+
+DIRECT = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+
+
+class Context:
+    """The fields a residual is written in (the unknowns, or exact fields), their test functions, the
+    residual being collected per field, and expressions the components publish for each other."""
+
+    def __init__(self, prob, overrides: dict | None = None):
+        self.prob = prob
+        self.overrides = overrides or {}
+        self.residual: dict[str, object] = {}
+        self.expr: dict = {"i_n": {}, "eta": {}, "i_kin": {}, "i_leak": {}}
+
+    def u(self, name):
+        return self.overrides.get(name, self.prob.registry[name].function)
+
+    def v(self, name):
+        return ufl.TestFunction(self.prob.registry[name].function.function_space)
+
+    def add(self, name, form):
+        self.residual[name] = self.residual[name] + form if name in self.residual else form
+
+    def with_fields(self, overrides: dict) -> "Context":
+        return Context(self.prob, overrides)
+
+
+class CellProblem:
+    """Steady or transient (``time_scheme=BDF2``) electrochemical cell assembled from components."""
+
+    def __init__(self, comm, tm, components: list, *, electrolyte, kinetics, options, volumes: list[str],
+                 surfaces: list[str], kin_of: dict, length_scale: float, i_scale: float, footprint_area=None,
+                 thermal_voltage: float, transient: bool = False, degree: int = 1, stack_asr: float = 0.0):
+        t0 = time.perf_counter()
+        self.comm, self.components, self.opts = comm, list(components), options
+        self.el, self.kin, self.kin_of, self.degree = electrolyte, kinetics, kin_of, degree
+        self.stack_asr = stack_asr  # uniform series ASR of the coating (initial guess only)
+        self.electrolyte = next(c for c in self.components if isinstance(c, C.ConcentratedElectrolyte))
+        self.control = next(c for c in self.components if isinstance(c, (C.Galvanostatic, C.Potentiostatic)))
+        self.iterative = options.linear_solver != "direct" and not any(c.needs_direct_solver for c in self.components)
+        self.parent_tm = tm
+        self.tm, _ = restrict(tm, volumes)
+        self.mesh = msh = self.tm.mesh
+        self.dim = d = msh.topology.dim
+        self.ionic_volumes = [v for v in volumes if tm.role(v) != "metal"]
+        self.metal_volumes = [v for v in volumes if tm.role(v) == "metal"]
+        self.surfaces = list(surfaces)
+        # surfaces where the salt meets the electrolyte (top of a resolved stack, else the plating surfaces)
+        top_of_stack = tm.interfaces_between("coating", "electrolyte")
+        self.electrolyte_surfaces = top_of_stack if self.tm.coating_layers() else list(self.surfaces)
+
+        # Scales: residuals O(1) in every field (physics.md §10 on tiny SI residuals)
+        self.c0 = electrolyte.concentration
+        self.Vt = thermal_voltage
+        kappa0 = electrolyte.conductivity.at(self.c0)
+        D0 = electrolyte.diffusivity.at(self.c0)
+        self.ell = ell = length_scale
+        self.s_c = 1.0 / (D0 * self.c0 * ell ** (d - 2))
+        self.s_phi = 1.0 / (kappa0 * self.Vt * ell ** (d - 2))
+        self.s_v = 1.0 / (i_scale * ell ** (d - 1))
+
+        # One fixed quadrature degree for every volume integral: the salt and charge residuals share
+        # the term i_e (with grad(c)/c), and only an identical rule keeps the discrete identity
+        # "salt flux = (1 - t+) i_n / F at the surface" exact (UFL would estimate different degrees).
+        self.dx = ufl.Measure("dx", domain=msh, subdomain_data=self.tm.cell_tags,
+                              metadata={"quadrature_degree": 2 * degree + 2})
+        # Facet integrals over custom (owned cell, local facet) entities: every facet group is
+        # integrated once, from one side (see facet_entities), whether it bounds the unknowns' mesh or
+        # lies inside it: a submesh has no shared-facet ghost layer, so dS would fail in parallel.
+        self.ds = ufl.Measure("ds", domain=msh, subdomain_data=self._facet_entities(), metadata={"quadrature_degree": 4})
+        self.sm = {n: self.ds(self.tm.tag(n)) for n in self.surfaces}
+        self.load = fem.Constant(msh, 1.0)  # continuation parameter on the applied current/voltage
+        self.time = fem.Constant(msh, 0.0)  # t at the new time level [s]
+        self._one = fem.Constant(msh, 1.0)
+
+        self.registry = FieldRegistry()
+        self.electrode_potential = None
+        for comp in self.components:
+            comp.declare(self)
+        self.P1 = self.registry["concentration"].function.function_space
+        self.area_S = sum(self._integrate(self._one * self.sm[n]) for n in self.surfaces)
+        self.footprint = footprint_area if footprint_area is not None else self._integrate(self._one * self.ds(self.tm.tag("top")))
+
+        # time discretisation as a transform of the electrolyte's storage term
+        self.time_scheme = C.BDF2(self) if transient else None
+        ctx = Context(self)
+        for comp in self.components:
+            comp.contribute(ctx)
+        if self.time_scheme is not None:
+            c = self.registry["concentration"].function
+            ctx.add("concentration", self.time_scheme.discretise(lambda u: self.electrolyte.storage(self, u), c))
+        self.ctx = ctx
+        self.expr = ctx.expr
+        residual = self._pin(ctx.residual)
+        self.forms = [residual[f.name] for f in self.registry.ordered()]
+        self.unknowns = self.registry.functions
+        self.bcs = [bc for comp in self.components for bc in comp.bcs(self)] + self._pin_bcs()
+
+        self.S_dofs = fem.locate_dofs_topological(self.P1, d - 1, self.tm.facets(*self.surfaces))
+        self.setup_s = time.perf_counter() - t0
+        self._problem = None
+        self.newton_iterations = 0
+        self.linear_iterations = 0
+        self.solve_s = 0.0
+
+    # -------------------------------------------------------------- published physics
+    @property
+    def i_n(self):
+        return self.expr["i_n"]
+
+    @property
+    def eta(self):
+        return self.expr["eta"]
+
+    @property
+    def i_e(self):
+        return self.expr["i_e"]
+
+    @property
+    def kappa(self):
+        return self.expr["kappa"]
+
+    @property
+    def i_leak(self):
+        return self.expr["i_leak"]
+
+    @property
+    def i_counter(self):
+        return self.expr.get("i_counter")
+
+    @property
+    def plating_current(self):
+        """Plating current density per surface [A/m^2], plating positive."""
+        return {n: -i for n, i in self.expr["i_n"].items()}
+
+    @property
+    def transient(self) -> bool:
+        return self.time_scheme is not None
+
+    @property
+    def c_n(self):
+        return self.time_scheme.u_n
+
+    @property
+    def c_nm1(self):
+        return self.time_scheme.u_nm1
+
+    @property
+    def bdf(self):
+        return self.time_scheme.b
+
+    def _field(self, name):
+        return self.registry[name].function if name in self.registry else None
+
+    c_hat = property(lambda self: self._field("concentration"))
+    phi_hat = property(lambda self: self._field("potential"))
+    psi_hat = property(lambda self: self._field("film_potential"))
+    phis_hat = property(lambda self: self._field("metal_potential"))
+    lam = property(lambda self: self._field("salt_multiplier"))
+    thin = property(lambda self: "film_potential" in self.registry)
+    resolved = property(lambda self: bool(self.tm.coating_layers()))
+    conducting = property(lambda self: "metal_potential" in self.registry)
+    galvanostatic = property(lambda self: isinstance(self.control, C.Galvanostatic))
+    lithium_counter = property(lambda self: any(isinstance(c, C.LithiumCounter) for c in self.components))
+
+    @property
+    def V_hat(self):
+        return self.electrode_potential
+
+    # -------------------------------------------------------------- assembly helpers
+    def _facet_entities(self) -> list:
+        """(tag, entities) per facet group: an interface from its upper side when that side is in the
+        problem's mesh (the ionic side of a metal surface, the outer layer of a layer|layer or
+        layer|electrolyte interface), else from its lower side; an outer face from the ionic cells,
+        or from the metal cells where no ionic cell touches it (e.g. ``bottom`` of a conductor)."""
+        d = self.tm.mesh.topology.dim
+        ionic = self.tm.cells(*self.ionic_volumes)
+        present = set(self.ionic_volumes) | set(self.metal_volumes)
+        out = []
+        for name, (dim, tag) in self.tm.groups.items():
+            if dim != d - 1:
+                continue
+            lo, up = self.tm.sides(name)
+            if up is not None:
+                side = self.tm.cells(up) if up in present else self.tm.cells(lo)
+            else:
+                side = ionic
+            ents = one_sided_entities(self.tm, side, [tag])
+            if up is None and self.comm.allreduce(ents.size, op=MPI.SUM) == 0 and self.metal_volumes:
+                ents = one_sided_entities(self.tm, self.tm.cells(*self.metal_volumes), [tag])
+            out.append((tag, ents))
+        return out
+
+    def _pin(self, residual: dict) -> dict:
+        """Pinned dofs (a field outside where it lives) need a diagonal in the sparsity pattern for their
+        Dirichlet rows: a symbolic zero mass term (one-point rule) provides it."""
+        self._zero = zero = fem.Constant(self.mesh, 0.0)
+        dx_pin = ufl.Measure("dx", domain=self.mesh, subdomain_data=self.tm.cell_tags, metadata={"quadrature_degree": 0})
+        all_volumes = self.ionic_volumes + self.metal_volumes
+        out = dict(residual)
+        for f in self.registry.ordered():
+            u = f.function
+            v = ufl.TestFunction(u.function_space)
+            if f.volumes is not None:
+                for vol in all_volumes:
+                    if vol not in f.volumes:
+                        out[f.name] = out[f.name] + zero * u * v * dx_pin(self.tm.tag(vol))
+            elif f.facets is not None:
+                out[f.name] = out[f.name] + zero * u * v * dx_pin
+        return out
+
+    def _pin_bcs(self) -> list:
+        fdim = self.dim - 1
+        bcs = []
+        zero = fem.Constant(self.mesh, 0.0)
+        for f in self.registry.ordered():
+            V = f.function.function_space
+            n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+            all_dofs = np.arange(n, dtype=np.int32)
+            if f.volumes is not None and set(f.volumes) != set(self.ionic_volumes + self.metal_volumes):
+                inside = np.unique(V.dofmap.list[self.tm.cells(*f.volumes)].ravel())
+                value = fem.Constant(self.mesh, 1.0) if f.name == "concentration" else zero
+                bcs.append(fem.dirichletbc(value, np.setdiff1d(all_dofs, inside).astype(np.int32), V))
+            elif f.facets is not None:
+                on = fem.locate_dofs_topological(V, fdim, self.tm.facets(*f.facets))
+                bcs.append(fem.dirichletbc(zero, np.setdiff1d(all_dofs, on).astype(np.int32), V))
+        return bcs
+
+    def _integrate(self, form) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(fem.form(form)), op=MPI.SUM)
+
+    def surface_mean(self, expr, names) -> float:
+        """Area mean of an expression over facet groups."""
+        ds = self.ds(tuple(self.tm.tag(n) for n in names))
+        return self._integrate(expr * ds) / self._integrate(self._one * ds)
+
+    _surface_mean = surface_mean
+
+    # -------------------------------------------------------------- solver
+    def petsc_options(self) -> dict:
+        opts = {
+            "snes_type": "newtonls",
+            "snes_linesearch_type": "basic",  # full Newton steps; load continuation is the safeguard
+            "snes_rtol": self.opts.rtol,
+            "snes_atol": self.opts.atol,
+            "snes_stol": 0.0,
+            "snes_max_it": self.opts.max_iterations,
+            "snes_error_if_not_converged": False,
+            "ksp_error_if_not_converged": False,
+        }
+        if not self.iterative:
+            opts.update(DIRECT)
+        else:
+            # GMRES + multiplicative field split: algebraic multigrid on the PDE blocks, point Jacobi on
+            # the global unknowns, block-Jacobi ILU on the film block (a surface mass-like matrix,
+            # identity off the surface: as good as an exact solve at a fraction of its cost)
+            opts.update({
+                "ksp_type": "gmres", "ksp_rtol": 1e-8, "ksp_atol": 1e-14, "ksp_max_it": 1000,
+                "ksp_gmres_restart": 200, "ksp_norm_type": "unpreconditioned",
+                "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
+            })
+            for f in self.registry.ordered():
+                opts[f"fieldsplit_{f.split}_ksp_type"] = "preonly"
+                opts[f"fieldsplit_{f.split}_pc_type"] = SPLIT_PC.get(f.split, "gamg")
+        opts.update(self.opts.petsc_options)
+        return opts
+
+    def build(self):
+        if self._problem is None:
+            try:  # compiler options chosen by measurement (solver/jit.py)
+                from licoat.solver.jit import JIT_OPTIONS
+            except ImportError:
+                JIT_OPTIONS = {}
+            self._problem = NonlinearProblem(
+                self.forms, self.unknowns, bcs=self.bcs, petsc_options_prefix=f"licoat_cell_{id(self)}_",
+                petsc_options=self.petsc_options(), kind="mpi", jit_options=JIT_OPTIONS,
+            )
+            if self.iterative:
+                self._set_field_split(self._problem)
+        return self._problem
+
+    _build = build
+
+    def _set_field_split(self, problem):
+        from petsc4py import PETSc
+
+        groups = self.registry.split_index_sets(problem.A.getOwnershipRange()[0])
+        sets = [(g, PETSc.IS().createGeneral(np.concatenate(idx).astype(PETSc.IntType), comm=self.comm))
+                for g, idx in groups.items()]
+        pc = problem.solver.getKSP().getPC()
+        pc.setType("fieldsplit")
+        pc.setFieldSplitIS(*sets)
+        problem.solver.getKSP().setFromOptions()
+
+    def initial_guess(self, load: float = 1.0):
+        """Each component's start: c = c0, φ = 0, V (and the film drops) from the 1D estimate."""
+        for comp in self.components:
+            comp.initial_guess(self, load)
+        for u in self.unknowns:
+            u.x.scatter_forward()
+
+    def scale_load(self, load: float):
+        self.control.scale_load(self, load)
+
+    _scale_load = scale_load
+
+    def solve(self):
+        """Newton solve; on failure, continuation in the load (current or voltage) from the trivial
+        zero-load state with adaptive steps: a failed step is cut in half and retried from the last
+        converged state. Raises SolverError with the field and the reason."""
+        t0 = time.perf_counter()
+        problem = self.build()
+        self.initial_guess()
+        ok, reason = self.newton(problem)
+        if not ok:
+            self._continuation(problem)
+        self.solve_s = time.perf_counter() - t0
+        return self
+
+    def _continuation(self, problem):
+        self.scale_load(0.0)
+        self.initial_guess(0.0)
+        saved = [u.x.array.copy() for u in self.unknowns]
+        done, step = 0.0, 1.0 / self.opts.ramp_steps
+        while done < 1.0:
+            target = min(1.0, done + step)
+            self.scale_load(target)
+            ok, reason = self.newton(problem)
+            if ok:
+                done, step = target, step * 1.5
+                saved = [u.x.array.copy() for u in self.unknowns]
+                continue
+            for u, a in zip(self.unknowns, saved):
+                u.x.array[:] = a
+            step /= 2
+            if step < 1e-3:
+                worst = self.worst_field()
+                self.scale_load(1.0)
+                raise SolverError(
+                    f"steady Newton solve failed at {target:.1%} of the applied load "
+                    f"(last converged {done:.1%}, step cut to {step:.1e}): {reason}; "
+                    f"largest residual in field '{worst}'"
+                )
+
+    def newton(self, problem=None):
+        """One SNES solve from the current state; returns (converged, reason)."""
+        problem = problem or self.build()
+        try:
+            problem.solve()
+        except Exception as exc:  # PETSc errors surface as exceptions in some configurations
+            return False, f"exception {str(exc).splitlines()[0]}"
+        snes = problem.solver
+        reason = snes.getConvergedReason()
+        self.newton_iterations += snes.getIterationNumber()
+        self.linear_iterations += snes.getLinearSolveIterations()
+        finite = all(np.isfinite(u.x.array).all() for u in self.unknowns)
+        finite = self.comm.allreduce(finite, op=MPI.LAND)
+        if reason > 0 and finite:
+            return True, ""
+        return False, SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution"
+
+    _newton = newton
+
+    def worst_field(self, problem=None) -> str:
+        """Name of the field whose (scaled) residual block is largest at the last iterate."""
+        norms = []
+        for form in self.forms:
+            b = fem.assemble_vector(fem.form(form))
+            n_own = b.index_map.size_local * b.block_size
+            norms.append(self.comm.allreduce(float(np.sum(b.array[:n_own] ** 2)), op=MPI.SUM))
+        return self.registry.names[int(np.argmax(norms))]
+
+    _worst_field = worst_field
+
+    # -------------------------------------------------------------- time stepping
+    def set_time_step(self, dt: float, dt_prev: float | None):
+        self.time_scheme.set_step(dt, dt_prev)
+
+    def accept_time_step(self):
+        self.time_scheme.accept(self.c_hat)
+
+    def state(self) -> list[np.ndarray]:
+        extra = [self.c_n, self.c_nm1] if self.time_scheme is not None else []
+        return [u.x.array.copy() for u in self.unknowns + extra]
+
+    def restore(self, saved: list[np.ndarray]):
+        extra = [self.c_n, self.c_nm1] if self.time_scheme is not None else []
+        for u, a in zip(self.unknowns + extra, saved):
+            u.x.array[:] = a
+
+    # -------------------------------------------------------------- results
+    @property
+    def cell_voltage(self) -> float:
+        """Plating-electrode potential minus the top boundary's (reservoir or Li counter at 0 V) [V]."""
+        return self.control.cell_voltage(self)
+
+    def fields(self, out: dict | None = None) -> dict:
+        """Dimensional output fields (concentration, potential, plating current density), refreshed in
+        place when ``out`` is a previous return value (for a writer's time series)."""
+        from licoat.solver.cell_metrics import output_fields
+
+        return output_fields(self, out)
+
+    def _interpolate_surface(self, exprs: dict, target):
+        from licoat.solver.cell_metrics import interpolate_surface
+
+        interpolate_surface(self, exprs, target)
+
+    def plating_series(self) -> dict:
+        from licoat.solver.cell_metrics import plating_series
+
+        return plating_series(self)
+
+    def metrics(self) -> dict:
+        from licoat.solver.cell_metrics import summary_metrics
+
+        return summary_metrics(self)
