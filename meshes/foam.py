@@ -122,6 +122,31 @@ def _near_box(segs, L, R):
     return np.concatenate(out)
 
 
+#: thinnest strut (diameter / pore size) licoat meshes: the strut surface needs ~12 cells around its
+#: circumference, so the cell count grows like (pore size / strut diameter)^2 and a porosity close
+#: to 1 (0.999 gives d/a = 0.017 for a Kelvin foam) would mesh for hours. Bounded work (issue 13).
+MIN_STRUT_TO_PORE = 0.03
+
+
+def _too_thin(p: dict, d: float, porosity_of=None) -> GeometryError | None:
+    """GeometryError when the strut diameter ``d`` [m] is below MIN_STRUT_TO_PORE x pore size;
+    ``porosity_of(R)`` (optional) gives the porosity at strut radius R, to name the largest one."""
+    a = p["pore_size"]
+    if d >= MIN_STRUT_TO_PORE * a:
+        return None
+    if p.get("strut_diameter") is not None:
+        return GeometryError(f"geometry.strut_diameter = {d:g} m is too thin for geometry.pore_size = {a:g} m: "
+                             f"struts thinner than {MIN_STRUT_TO_PORE:g} x the pore size ({MIN_STRUT_TO_PORE * a:g} m) "
+                             "cannot be meshed at a bounded cost")
+    hint = ""
+    if porosity_of is not None:
+        hint = f" (at most {porosity_of(0.5 * MIN_STRUT_TO_PORE * a):.4g} for this pore size)"
+    return GeometryError(f"geometry.porosity = {p['porosity']:g} is too close to 1 for geometry.pore_size = {a:g} m: "
+                         f"it needs struts of diameter {d:.3g} m, thinner than {MIN_STRUT_TO_PORE:g} x the pore size, "
+                         f"which cannot be meshed at a bounded cost; lower the porosity{hint} or set "
+                         "geometry.strut_diameter")
+
+
 def check(p: dict) -> None:
     check_common(p, "width", "pore_size", "host_thickness", "electrolyte_thickness", "mesh_size")
     if p.get("strut_diameter") is None and p.get("porosity") is None:
@@ -132,6 +157,8 @@ def check(p: dict) -> None:
     por = p.get("porosity")
     if por is not None and not 0.3 < por < 1:
         raise GeometryError(f"geometry.porosity = {por:g} must lie in (0.3, 1) for an open-cell foam")
+    if p.get("strut_diameter") is not None and (err := _too_thin(p, p["strut_diameter"])) is not None:
+        raise err
 
 
 def _build_voronoi(comm, p: dict):
@@ -241,6 +268,8 @@ def _build_voronoi(comm, p: dict):
             if attempt:
                 state["segs"] = tessellation(p, attempt)[0] * um
             R, extra = strut_radius(gmsh)
+            if (err := _too_thin(p, 2 * R / um)) is not None:
+                raise err
             if 2 * R >= a:
                 raise GeometryError(f"geometry.porosity = {p.get('porosity')} needs struts of diameter {2 * R / um:g} m, "
                                     f"not smaller than geometry.pore_size = {a / um:g} m")
@@ -616,6 +645,8 @@ def _build_kelvin(comm, p: dict):
         return sorted(bad)
 
     R0, _ = radius(X0)
+    if (err := _too_thin(p, 2 * R0, lambda R: float(np.mean(_solid_field(net, X0, k, npts) > R)))) is not None:
+        raise err
     if 2 * R0 >= a:
         raise GeometryError(f"geometry.porosity = {p.get('porosity')} needs struts of diameter {2 * R0:g} m, "
                             f"not smaller than geometry.pore_size = {a:g} m")
