@@ -200,6 +200,7 @@ def _base(gmsh, dim: int, W: float, D: float, z0: float, lay: dict, um: float) -
         lines = [(1, occ.addLine(p, q)) for p, q in zip(pts[:-1], pts[1:])]
         patches = [ln for ln, (x0, x1) in zip(lines, zip(cuts[:-1], cuts[1:]))
                    if any(abs(0.5 * (x0 + x1) - c * um) < a / 2 for c in lay["centres"])]
+        occ.synchronize()
         return lines, patches
     rect = (2, occ.addRectangle(0, 0, z0, W, D))
     tools = []
