@@ -96,12 +96,62 @@ class StackLayer(MaterialSection):
     model: Literal["resolved", "thin", "auto"] = "resolved"
 
 
+class Defects(Section):
+    """``[coating.defects]``: pinholes or cracks in the coating (meshes/defects.py)."""
+
+    kind: Literal["pinholes", "cracks"]
+    radius: Length | None = None  # pinholes
+    width: Length | None = None  # cracks
+    spacing: Length | None = None
+    # pinholes: holes per area (e.g. "1e8 1/cm^2"); cracks: crack length per area (e.g. "0.1 1/um")
+    areal_density: str | float | None = None
+    placement: Literal["lattice", "random"] = "lattice"
+    seed: int = Field(0, ge=0)
+    depth: Literal["through"] | Q("dimensionless", gt=0, le=1) = "through"
+    cells: int = Field(6, ge=2, le=100)  # mesh cells across a defect's radius (pinholes) or width (cracks)
+
+    @model_validator(mode="after")
+    def _sizes(self):
+        size = "radius" if self.kind == "pinholes" else "width"
+        if getattr(self, size) is None:
+            raise ValueError(f"coating.defects.{size} is required for kind = '{self.kind}' (a length, e.g. '50 nm')")
+        if (self.spacing is None) == (self.areal_density is None):
+            raise ValueError("coating.defects: give exactly one of spacing (a length) or areal_density")
+        if self.areal_density is not None:
+            unit = "1/m^2" if self.kind == "pinholes" else "1/m"
+            try:
+                x = to_si(self.areal_density, unit)
+            except ValueError as exc:
+                raise ValueError(f"coating.defects.areal_density = {self.areal_density!r}: {exc} "
+                                 f"(expected {unit} for kind = '{self.kind}')") from None
+            if not x > 0:
+                raise ValueError(f"coating.defects.areal_density = {self.areal_density!r}: must be > 0 {unit}")
+            self.areal_density = x
+        return self
+
+
 class Coating(MaterialSection):
     material: str = "none"
     thickness: Q("m", ge=0) = 0.0
     model: Literal["resolved", "thin", "auto"] = "resolved"
     layers: int = Field(2, ge=1, le=50)  # cells across each resolved layer (every geometry)
     stack: list[StackLayer] | None = None
+    defects: Defects | None = None
+    # a dense film needing more than this to carry the current stops the run (exit 2) ...
+    max_film_voltage: Q("V", gt=0) = 1.0
+    # ... unless this is true (then a warning)
+    allow_impossible_film: bool = False
+
+    @model_validator(mode="after")
+    def _defects_need_a_film(self):
+        if self.defects is not None:
+            if self.stack is not None:
+                raise ValueError("coating.defects: defects in a [[coating.stack]] are not supported; "
+                                 "use a single layer (coating.material, coating.thickness)")
+            if self.material.lower() == "none" or self.thickness <= 0:
+                raise ValueError(f"coating.defects: defects on an uncoated surface (coating.material = "
+                                 f"'{self.material}', coating.thickness = {self.thickness:g} m); give a film")
+        return self
 
     @model_validator(mode="after")
     def _stack_or_single(self):
