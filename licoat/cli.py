@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
 
     mat = sub.add_parser("materials", help="list materials, or show one with values and sources")
     mat.add_argument("name", nargs="?")
+
+    from licoat.slurm import add_parser as slurm_parser
+
+    slurm_parser(sub)  # licoat slurm CASE --ranks N --time HH:MM:SS
     return p
 
 
@@ -87,6 +91,11 @@ def _out_dir(args, case) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from licoat.case import CaseError, load_case
+
+    if args.command == "slurm":
+        from licoat.slurm import main_slurm
+
+        return main_slurm(args, lambda msg, err=False: _say(msg, err=err))
 
     if args.command == "materials":
         from licoat.materials import MaterialError, format_material, format_table, list_materials, load_material
