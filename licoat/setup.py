@@ -46,6 +46,8 @@ def geometry_params(case: Case) -> dict:
         p["coating_thickness"] = float(sum(layer.thickness for layer in layers))
         p["coating_model"] = "thin" if layers else "resolved"
     p["coating_cells"] = case.coating.layers
+    if case.coating.defects is not None:  # pinholes / cracks: meshes/defects.py
+        p["defects"] = defect_layout(case)
     p["host_material"] = case.host.material
     if case.geometry.dim == 3 and case.geometry.depth is None:
         p["depth"] = case.geometry.width
@@ -88,7 +90,29 @@ def coating(case: Case) -> CoatingStack | None:
             model=layer_model(case, sec),
             electronic_conductivity=_prop(sec, m, "electronic_conductivity", 0.0) or 0.0,
         ))
+    if layers and case.coating.defects is not None and layers[0].model == "thin":
+        # thin film with defects: ASR t/kappa_c over the film, f t/kappa_e + (1 - f) t/kappa_c over the defects
+        from dataclasses import replace
+
+        from licoat.meshes.defects import asr_field, defect_asr
+
+        lay, film = defect_layout(case), layers[0]
+        el = electrolyte(case)
+        hole = defect_asr(lay, film.thickness, film.ionic_conductivity, el.conductivity.at(el.concentration))
+        layers[0] = replace(film, asr_field=asr_field(lay, film.area_specific_resistance, hole))
     return CoatingStack(tuple(layers)) if layers else None
+
+
+def defect_layout(case: Case) -> dict:
+    """The ``[coating.defects]`` layout over the cell (meshes.defects.layout), from the case numbers only
+    (the same on every rank for a seed)."""
+    from licoat.meshes.defects import layout
+
+    d = case.coating.defects
+    g = case.geometry
+    lay = layout(d.model_dump(), g.width, g.depth or g.width, g.dim)
+    lay["cells"] = d.cells
+    return lay
 
 
 def kinetics(case: Case, bare: bool) -> Kinetics:

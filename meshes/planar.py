@@ -50,6 +50,10 @@ def layer_stack(p: dict) -> list[tuple[str, float, float, tuple]]:
 
 def build(comm, p: dict):
     """Build the planar stack described by the geometry dict ``p`` (SI)."""
+    if p.get("defects"):  # pinholes / cracks in the film: fragmented base, refined around each defect
+        from licoat.meshes.defects import build_planar
+
+        return build_planar(comm, p)
     dim = p["dim"]
     um = 1.0 / GMSH_UNIT
     W, h = p["width"] * um, p["mesh_size"] * um
