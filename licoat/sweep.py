@@ -39,7 +39,7 @@ property at a time, the others nominal); every metric is then reported as the no
 the range [min, max] over these runs (``bands.csv``, shaded bands in the plots).
 
 The ``--vary`` form runs the points one after the other in this process (on its MPI ranks),
-unless ``--jobs``, ``--ranks``, ``--bands`` or ``--slurm`` asks for the runner above.
+unless ``--jobs``, ``--ranks`` or ``--slurm`` asks for the runner above.
 """
 
 from __future__ import annotations
@@ -340,6 +340,9 @@ def band_properties(raw: dict) -> list[dict]:
         uses.append(("host", case.host.material, "nucleation_overpotential"))
         if not case.host.equipotential:
             uses.append(("host", case.host.material, "electronic_conductivity"))
+    # constant electrolyte properties (concentration fits carry no single low/high)
+    uses += [("electrolyte", case.electrolyte.material, p)
+             for p in ("conductivity", "diffusivity", "transference_number", "thermodynamic_factor")]
     out = []
     for section, mat, prop in uses:
         m = load_material(mat)
@@ -347,7 +350,7 @@ def band_properties(raw: dict) -> list[dict]:
             continue
         p = m.property(prop)
         lo, hi = getattr(p, "low", None), getattr(p, "high", None)
-        if lo is None or hi is None or p.value is None:
+        if lo is None or hi is None or p.value is None or p.is_function:
             continue
         out.append({"key": f"{section}.{prop}", "material": m.name, "nominal": p.value, "low": lo, "high": hi,
                     "unit": p.si_unit, "reason": getattr(p, "range_source", "") or p.source})
@@ -716,7 +719,7 @@ def main_sweep(args) -> int:
     """``licoat sweep``: a sweep file, or a case file with ``--vary``."""
     say = _printer()
     sweep_file = is_sweep_file(args.case)
-    runner = sweep_file or args.jobs or args.ranks or args.bands or args.slurm
+    runner = sweep_file or args.jobs or args.ranks or args.slurm
     try:
         if sweep_file:
             if args.vary:
