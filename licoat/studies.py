@@ -37,28 +37,40 @@ def mesh_to_directory(comm, case: Case, out: Path) -> dict:
 def stability_params(case: Case) -> dict:
     """Li (below) and the coating (above) from the materials database with case overrides (SI)."""
     li = load_material(case.anode.material)
-    if case.coating.material.lower() == "none":
+    layers = case.coating.layer_sections()
+    if case.coating.stack is None and case.coating.material.lower() == "none":
         raise ValueError("study.kind = 'stability' needs a coating.material (the solid above Li)")
-    solid = load_material(case.coating.material)
+    if len(layers) > 2:
+        raise ValueError(f"coating.stack has {len(layers)} layers: the stability study supports one layer or a "
+                         "bilayer (two [[coating.stack]] tables)")
+    inner = layers[0] if layers else case.coating
+    solid = load_material(inner.material)
 
     def get(section, material, name):
         extra = section.model_extra or {}
         return extra[name] if name in extra else material.value(name)
 
     s = case.study
-    half_space = s.half_space or case.coating.thickness <= 0
-    return {
+    half_space = s.half_space or not layers
+    if half_space and len(layers) > 1:
+        raise ValueError("study.half_space = true takes one coating layer, not a [[coating.stack]] bilayer")
+    out = {
         "G_e": get(case.anode, li, "shear_modulus"),
         "nu_e": get(case.anode, li, "poisson_ratio"),
         "V_M": get(case.anode, li, "molar_volume"),
         "gamma": get(case.anode, li, "surface_tension"),
-        "G_s": get(case.coating, solid, "shear_modulus"),
-        "nu_s": get(case.coating, solid, "poisson_ratio"),
-        "V_plus": get(case.coating, solid, "li_partial_molar_volume"),
+        "G_s": get(inner, solid, "shear_modulus"),
+        "nu_s": get(inner, solid, "poisson_ratio"),
+        "V_plus": get(inner, solid, "li_partial_molar_volume"),  # Li+ enters the layer on Li
         "wavelength": s.wavelength,
-        "coating_thickness": None if half_space else case.coating.thickness,
+        "coating_thickness": None if half_space else inner.thickness,
         "cells_per_wavelength": s.cells_per_wavelength,
     }
+    if len(layers) == 2:
+        outer = load_material(layers[1].material)
+        out["outer_layer"] = {"G": get(layers[1], outer, "shear_modulus"), "nu": get(layers[1], outer, "poisson_ratio"),
+                              "thickness": layers[1].thickness}
+    return out
 
 
 def run_stability(comm, case: Case, out: Path, case_path: str | None = None, verbose: bool = True) -> dict:

@@ -145,13 +145,18 @@ def _graded_nodes(length, h0, growth, hmax, n_min=1):
     return np.asarray(nodes)
 
 
-def _row_coordinates(depth, top, coating, h0, growth, hmax, min_coating_cells):
-    """y rows (units of lambda) from -depth to the top; y = 0 (and y = t for a coating) are rows."""
+def _row_coordinates(depth, top, coating, h0, growth, hmax, min_coating_cells, inner=None):
+    """y rows (units of lambda) from -depth to the top; y = 0 (and y = t for a coating, y = t_inner for
+    the boundary between the two layers of a bilayer) are rows."""
     below = -_graded_nodes(depth, h0, growth, hmax)[::-1]
     if coating is None:
         above = _graded_nodes(top, h0, growth, hmax)
-    else:
+    elif inner is None:
         above = _graded_nodes(coating, h0, growth, hmax, n_min=min_coating_cells)
+    else:
+        lower = _graded_nodes(inner, h0, growth, hmax, n_min=min_coating_cells)
+        upper = inner + _graded_nodes(coating - inner, h0, growth, hmax, n_min=min_coating_cells)
+        above = np.concatenate([lower[:-1], upper])
     return np.concatenate([below[:-1], above])
 
 
@@ -175,17 +180,22 @@ class InterfaceStabilityProblem:
         growth=1.2,
         hmax=0.25,
         min_coating_cells=4,
+        inner_thickness_over_wavelength=None,
     ):
         if cells_per_wavelength < 4:
             raise ValueError("cells_per_wavelength must be >= 4")
         t = coating_thickness_over_wavelength
         if t is not None and not t > 0:
             raise ValueError(f"coating thickness must be > 0 (got t/lambda = {t})")
+        t_in = inner_thickness_over_wavelength  # bilayer: inner layer on Li, the outer one above it
+        if t_in is not None and not (t is not None and 0 < t_in < t):
+            raise ValueError(f"inner layer thickness must lie in (0, t) (got t_inner/lambda = {t_in}, t/lambda = {t})")
         self.comm = comm
         self.coating = t
+        self.inner = t_in
         h0 = 1.0 / cells_per_wavelength
         nx = max(2, int(round(cells_per_wavelength / 2)))
-        rows = _row_coordinates(depth, depth, t, h0, growth, max(hmax, h0), min_coating_cells)
+        rows = _row_coordinates(depth, depth, t, h0, growth, max(hmax, h0), min_coating_cells, inner=t_in)
         ny = len(rows) - 1
         self.rows = rows
         # structured triangles on [0, 1/2] x [0, ny]; row index j -> y = rows[j] (mesh lines at y=0, y=t)
@@ -207,6 +217,9 @@ class InterfaceStabilityProblem:
         V0 = el.dg0_space(mesh)
         self.li_cells = el.cells_where(mesh, lambda x: x[1] < 0)
         self.solid_cells = el.cells_where(mesh, lambda x: x[1] > 0)
+        # bilayer: cells of the outer layer (their own moduli; the interface sees the inner layer)
+        self.outer_cells = (el.cells_where(mesh, lambda x: x[1] > t_in) if t_in is not None
+                            else np.zeros(0, dtype=np.int32))
         self.ind_e = el.dg0_field(mesh, [self.li_cells], [1.0], name="is_li", space=V0)
         self.ind_s = el.dg0_field(mesh, [self.solid_cells], [1.0], name="is_solid", space=V0)
         self.G = dolfinx.fem.Function(V0, name="G")
@@ -263,14 +276,16 @@ class InterfaceStabilityProblem:
                 self._forms[f"s{name}_{side}"] = dolfinx.fem.form(one_side(comp, ind) * weight * dS)
         self.dofs = V.dofmap.index_map.size_global * V.dofmap.index_map_bs
 
-    def set_materials(self, G_e, nu_e, G_s, nu_s):
-        for arr, ve, vs in ((self.G, G_e, G_s), (self.nu, nu_e, nu_s)):
+    def set_materials(self, G_e, nu_e, G_s, nu_s, G_o=None, nu_o=None):
+        for arr, ve, vs, vo in ((self.G, G_e, G_s, G_o), (self.nu, nu_e, nu_s, nu_o)):
             dm = arr.function_space.dofmap.list
             arr.x.array[dm[self.li_cells, 0]] = ve
             arr.x.array[dm[self.solid_cells, 0]] = vs
+            if self.inner is not None:
+                arr.x.array[dm[self.outer_cells, 0]] = vo
             arr.x.scatter_forward()
 
-    def solve_amplitudes(self, G_e, nu_e, G_s, nu_s):
+    def solve_amplitudes(self, G_e, nu_e, G_s, nu_s, G_o=None, nu_o=None):
         """Solve for the given (non-dimensional) moduli; return the interface amplitudes on each side.
 
         Keys ``sxx_e, syy_e, sxy_e, sxx_s, syy_s, sxy_s`` (Fourier cos-amplitudes), and the derived
@@ -284,7 +299,9 @@ class InterfaceStabilityProblem:
                 )
         if not (G_e > 0 and G_s > 0):
             raise ValueError(f"shear moduli must be > 0 (got G_e = {G_e}, G_s = {G_s})")
-        self.set_materials(G_e, nu_e, G_s, nu_s)
+        if self.inner is not None and not (G_o is not None and G_o > 0 and nu_o is not None and -1.0 < nu_o < 0.5):
+            raise ValueError(f"a bilayer needs the outer layer's G_o > 0 and -1 < nu_o < 0.5 (got {G_o}, {nu_o})")
+        self.set_materials(G_e, nu_e, G_s, nu_s, G_o, nu_o)
         self.problem.solve()
         reason = self.problem.solver.getConvergedReason()
         if reason <= 0:
@@ -325,6 +342,7 @@ def stability_chi(
     degree=2,
     z=1,
     problem: InterfaceStabilityProblem | None = None,
+    outer_layer: dict | None = None,
 ) -> dict:
     """FEM stability parameter chi = Delta mu(peak)/A of a perturbation of wavelength ``wavelength``.
 
@@ -334,10 +352,18 @@ def stability_chi(
     ``stable`` (chi < 0), ``dofs``, and the interface stress amplitudes per unit amplitude
     (``interface_stress_Pa_per_m``); with ``amplitude`` (m) also ``delta_mu_peak_J_per_mol`` and
     ``delta_mu_peak_over_F_V`` for that amplitude. A prebuilt ``problem`` (same geometry) may be passed.
+    ``outer_layer`` = {"G", "nu", "thickness"} puts a second layer on top of the coating (a bilayer:
+    ``coating_thickness`` is then the inner layer's); Li+ enters the inner layer (V_plus is its).
     """
     k = 2 * math.pi / wavelength
-    t_hat = None if coating_thickness is None else coating_thickness / wavelength
-    G_ref = max(abs(G_e), abs(G_s))
+    t_hat, t_in = None if coating_thickness is None else coating_thickness / wavelength, None
+    G_o = nu_o = None
+    if outer_layer is not None:
+        if coating_thickness is None:
+            raise ValueError("a bilayer (outer_layer) needs a finite inner coating_thickness")
+        t_in, t_hat = t_hat, (coating_thickness + outer_layer["thickness"]) / wavelength
+        G_o, nu_o = outer_layer["G"], outer_layer["nu"]
+    G_ref = max(abs(G_e), abs(G_s), abs(G_o or 0.0))
     dofs = None
     if G_ref > 0:
         if problem is None:
@@ -346,8 +372,10 @@ def stability_chi(
                 coating_thickness_over_wavelength=t_hat,
                 cells_per_wavelength=cells_per_wavelength,
                 degree=degree,
+                inner_thickness_over_wavelength=t_in,
             )
-        amp = problem.solve_amplitudes(G_e / G_ref, nu_e, G_s / G_ref, nu_s)
+        amp = problem.solve_amplitudes(G_e / G_ref, nu_e, G_s / G_ref, nu_s,
+                                       None if G_o is None else G_o / G_ref, nu_o)
         dofs = problem.dofs
     else:  # no elasticity at all: only surface tension
         amp = {key: 0.0 for key in ("sxx_e", "syy_e", "sxy_e", "sxx_s", "syy_s", "sxy_s")}
@@ -391,8 +419,12 @@ def critical_ratio_details(
     n_scan=13,
     rtol=1e-10,
     problem: InterfaceStabilityProblem | None = None,
+    outer_layer: dict | None = None,
 ) -> dict:
     """Root in r = G_s/G_e of the elastic chi (chi_p + chi_tau, gamma neglected), by the FEM.
+
+    A bilayer (``outer_layer`` with "G_ratio" = G_outer/G_inner, "nu" and a prebuilt ``problem``)
+    scales both layers together: r is the inner layer's ratio, the outer one's is r G_ratio.
 
     Each evaluation solves the BVP with G_e = 1, G_s = r (the elastic chi is homogeneous of degree one
     in the moduli, so only the ratio matters). A log-spaced scan over [r_min, r_max] brackets the sign
@@ -416,7 +448,11 @@ def critical_ratio_details(
     def g(log_r):
         nonlocal n_eval
         n_eval += 1
-        amp = problem.solve_amplitudes(1.0, nu_e, math.exp(log_r), nu_s)
+        r = math.exp(log_r)
+        if outer_layer is None:
+            amp = problem.solve_amplitudes(1.0, nu_e, r, nu_s)
+        else:
+            amp = problem.solve_amplitudes(1.0, nu_e, r, nu_s, r * outer_layer["G_ratio"], outer_layer["nu"])
         return c_p * (amp["p_e"] + amp["p_s"]) + (amp["tau_e"] - amp["tau_s"])
 
     grid = np.linspace(math.log(r_min), math.log(r_max), n_scan)
@@ -502,14 +538,17 @@ def stability_summary(comm, params: dict) -> dict:
     cpw = int(params.get("cells_per_wavelength", 32))
     deg = int(params.get("degree", 2))
     lam = float(params["wavelength"])
+    outer = params.get("outer_layer")  # bilayer: {"G", "nu", "thickness"} above the inner coating
+    t_total = None if t is None else float(t) + (float(outer["thickness"]) if outer else 0.0)
     problem = InterfaceStabilityProblem(
         comm,
-        coating_thickness_over_wavelength=None if t is None else float(t) / lam,
+        coating_thickness_over_wavelength=None if t is None else t_total / lam,
         cells_per_wavelength=cpw,
         degree=deg,
+        inner_thickness_over_wavelength=float(t) / lam if outer else None,
     )
     mats = {key: float(params[key]) for key in ("G_e", "nu_e", "G_s", "nu_s", "V_M", "V_plus", "gamma")}
-    res = stability_chi(comm, **mats, wavelength=lam, coating_thickness=t, problem=problem)
+    res = stability_chi(comm, **mats, wavelength=lam, coating_thickness=t, problem=problem, outer_layer=outer)
     crit = critical_ratio_details(
         comm,
         nu_e=mats["nu_e"],
@@ -519,6 +558,7 @@ def stability_summary(comm, params: dict) -> dict:
         wavelength=lam,
         coating_thickness=t,
         problem=problem,
+        outer_layer=None if not outer else {"G_ratio": float(outer["G"]) / mats["G_s"], "nu": float(outer["nu"])},
     )
 
     def clean(x):
@@ -527,7 +567,7 @@ def stability_summary(comm, params: dict) -> dict:
     out = {
         "model": "half_space" if t is None else "finite_coating",
         "wavelength_m": lam,
-        "coating_thickness_m": None if t is None else float(t),
+        "coating_thickness_m": None if t is None else t_total,
         "shear_modulus_ratio": mats["G_s"] / mats["G_e"],
         "partial_molar_volume_ratio": mats["V_plus"] / mats["V_M"],
         "chi_J_per_mol_m": res["chi_J_per_mol_m"],
@@ -539,6 +579,10 @@ def stability_summary(comm, params: dict) -> dict:
         "critical_ratio_regime": crit["regime"],
         "dofs": res["dofs"],
     }
+    if outer:
+        out["layers"] = [{"thickness_m": float(t), "shear_modulus_Pa": mats["G_s"], "poisson_ratio": mats["nu_s"]},
+                         {"thickness_m": float(outer["thickness"]), "shear_modulus_Pa": float(outer["G"]),
+                          "poisson_ratio": float(outer["nu"])}]
     if t is None:
         cf = closed_form_chi(**mats, wavelength=lam)
         out["closed_form"] = {
