@@ -224,9 +224,28 @@ class Solver(Section):
     petsc_options: dict[str, str | int | float | bool] = {}
 
 
+def _steps_or_time(v):
+    """An integer (accepted time steps, >= 1) or a time with units (simulated seconds, > 0)."""
+    if v is None:
+        return None
+    if isinstance(v, int) and not isinstance(v, bool):
+        if v < 1:
+            raise ValueError(f"must be >= 1 time steps, or a time with units such as '10 s' (got {v})")
+        return v
+    if isinstance(v, str) or (isinstance(v, float) and not isinstance(v, bool)):
+        x = to_si(v, "s")
+        if not x > 0:
+            raise ValueError(f"must be > 0 s (got {x:g} s)")
+        return float(x)
+    raise ValueError("expected an integer number of time steps or a time with units, e.g. 5 or '10 s'")
+
+
 class Output(Section):
     directory: str | None = None
     fields: bool = True
+    # transient runs: a restart checkpoint every N accepted steps (an integer) or every interval of
+    # simulated time (a string with units, "10 s"); licoat run CASE --restart DIR continues from it
+    checkpoint_every: Annotated[int | float | None, BeforeValidator(_steps_or_time)] = None
 
 
 class Mechanics(Section):

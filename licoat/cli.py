@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="results directory (default: [output] directory or results/<case name>)")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a case key")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--restart", metavar="DIR", help="continue a transient run from the checkpoint in DIR "
+                   "(a previous <out> or <out>.partial; any number of ranks)")
 
     v = sub.add_parser("validate", help="validate a case file and print it resolved (SI)")
     v.add_argument("case")
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     failure.failure_comm(comm)  # collective, before anything can fail on one rank only
     out = _out_dir(args, case)
     try:
-        run_case(comm, case, out, args.case, verbose=not args.quiet)
+        run_case(comm, case, out, args.case, verbose=not args.quiet, restart=args.restart)
     except Exception as exc:  # one line; exit 2 input, 3 solver, 1 other; a lone failing rank aborts the job
         return failure.finish(comm, exc, lambda msg: _say(msg, err=True))
     _say(f"results: {out.resolve()}")

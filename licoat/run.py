@@ -144,8 +144,10 @@ def physics_warnings(case: Case, coating, electrolyte, metrics: dict) -> list[st
     return warnings
 
 
-def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose: bool = True) -> dict:
-    """Run a validated case, write the results directory and return the summary dict."""
+def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose: bool = True,
+             restart: Path | None = None) -> dict:
+    """Run a validated case, write the results directory and return the summary dict.
+    ``restart``: a run directory with a checkpoint (transient runs, solver/checkpoint.py)."""
     from licoat import setup
 
     if case.study.kind == "stability":
@@ -154,6 +156,11 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
         return run_stability(comm, case, out, case_path, verbose)
 
     out = Path(out)
+    ckpt = None
+    if restart is not None:  # read before staging: the checkpoint may live in <out>.partial
+        from licoat.solver import checkpoint
+
+        ckpt = checkpoint.load(comm, Path(restart), case)
     with staged(comm, out, verbose) as stage:
         log.info("licoat %s on %d rank(s): case %s", licoat.__version__, comm.size, case_path or "<dict>")
         t0 = time.perf_counter()
@@ -162,7 +169,11 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
         mesh_s = time.perf_counter() - t0
         log.info("mesh: %s %dD, %d cells (%.2f s%s)", case.geometry.kind, tm.dim,
                  tm.mesh.topology.index_map(tm.dim).size_global, mesh_s, ", from cache" if hit else "")
-        summary = solve_steady(comm, case, tm, fields_dir=stage.tmp / "fields")
+        from licoat.solver.sanity import check_ranks
+
+        check_ranks(comm, tm)  # every rank needs cells (exit 2)
+        summary = solve_steady(comm, case, tm, fields_dir=stage.tmp / "fields", restart=ckpt,
+                               checkpoint_dir=stage.tmp / "checkpoint")
         summary["timing"]["mesh_s"] = mesh_s
         summary["timing"]["mesh_io_s"] = mesh_timing.get("mesh_io_s", 0.0)
         summary["mesh_from_cache"] = hit
@@ -177,9 +188,11 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
     return summary
 
 
-def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
+def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: dict | None = None,
+                 checkpoint_dir: Path | None = None) -> dict:
     """Solve the case on ``tm`` (steady, or transient when a duration/capacity is given; transient
-    runs write their field time series into ``fields_dir``). Returns the summary dict."""
+    runs write their field time series into ``fields_dir`` and, with ``[output] checkpoint_every``,
+    checkpoints into ``checkpoint_dir``; ``restart`` is a loaded checkpoint). Returns the summary dict."""
     from licoat import setup
     from licoat.solver.electrochemistry import SolverOptions, SteadyCell
 
@@ -206,6 +219,9 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
     from licoat.solver import sanity
 
     sanity.check_limiting_current(case, transient)  # no steady state at or above the transport limit
+    if not transient and (restart is not None or case.output.checkpoint_every is not None):
+        raise ValueError("output.checkpoint_every and --restart need a transient run (operation.duration or "
+                         "operation.capacity)")
     mechanical, mech_summary = mechanical_coupling(comm, case, tm)
     if mechanical is not None:
         # the same case without the stress coupling, to report what the coupling changes
@@ -238,9 +254,21 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None) -> dict:
                 cell.fields(fields)
                 writer.write(t)
 
+        start, saver = None, None  # checkpoint / restart (solver/checkpoint.py)
+        if restart is not None or case.output.checkpoint_every is not None:
+            from licoat.solver import checkpoint
+
+            if restart is not None:
+                start = checkpoint.restore(cell, restart)
+                log.info("restart from %s at t = %.6g s, step %d (written on %d rank(s))", restart["path"],
+                         start["t"], start["steps"], restart["ranks"])
+            if case.output.checkpoint_every is not None and checkpoint_dir is not None:
+                saver = checkpoint.Checkpointer(cell, case, checkpoint_dir, case.output.checkpoint_every, log)
+                if start is not None:
+                    saver.start_after(start)
         try:
             res = integrate(cell, TransientOptions(duration=duration, dt_initial=min(1e-2, duration / 100)),
-                            on_step=on_step, log=log)
+                            on_step=on_step, log=log, start=start, checkpoint=saver)
         finally:
             if writer is not None:
                 writer.close()

@@ -199,3 +199,17 @@ def check_state(cell, case, metrics: dict | None = None, coating=None, transient
     check_current_balance(cell, case, metrics, coating)
     check_potentials(cell, metrics, coating)
     return metrics
+
+
+# --------------------------------------------------------------------------- environment
+def check_ranks(comm, tm) -> None:
+    """Every rank must own cells of the mesh: more ranks than the mesh can feed is invalid input (exit 2)."""
+    from mpi4py import MPI
+
+    tdim = tm.mesh.topology.dim
+    local = tm.mesh.topology.index_map(tdim).size_local
+    if comm.allreduce(local, op=MPI.MIN) == 0:
+        total = tm.mesh.topology.index_map(tdim).size_global
+        empty = comm.allreduce(int(local == 0), op=MPI.SUM)
+        raise ValueError(f"{comm.size} MPI ranks for a mesh of {total} cells: {empty} rank(s) own no cell; run on "
+                         "fewer ranks or refine geometry.mesh_size")

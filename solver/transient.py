@@ -60,19 +60,30 @@ def surface_concentration_min(cell: SteadyCell) -> float:
     return cell.comm.allreduce(local, op=MPI.MIN) * cell.c0
 
 
-def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) -> TransientResult:
-    """March ``cell`` (built with transient=True) from c = c0 over ``opts.duration``."""
+def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, start: dict | None = None,
+              checkpoint=None) -> TransientResult:
+    """March ``cell`` (built with transient=True) from c = c0 over ``opts.duration``.
+
+    Restart (solver/checkpoint.py): ``start`` is the loop state of a checkpoint whose fields are
+    already in ``cell``; ``checkpoint(loop_state)`` is called after every accepted step."""
     if not cell.transient:
         raise ValueError("integrate() needs SteadyCell(..., transient=True)")
     t_start = time.perf_counter()
     problem = cell.build()
-    cell.initial_guess()
-    cell.c_n.x.array[:] = 1.0
-    cell.c_nm1.x.array[:] = 1.0
+    if start is None:
+        cell.initial_guess()
+        cell.c_n.x.array[:] = 1.0
+        cell.c_nm1.x.array[:] = 1.0
     res = TransientResult()
     dt_max = opts.dt_max or opts.duration / 20
     t, dt, dt_prev = 0.0, min(opts.dt_initial, dt_max), None
     prev = None  # (t, c_min) of the previous accepted step
+    # --- restart (issue 13): continue from a checkpoint's loop state --------------------------
+    if start is not None:
+        t, dt, dt_prev, prev = start["t"], start["dt"], start["dt_prev"], start["prev"]
+        res.steps, res.rejected_steps = start["steps"], start["rejected_steps"]
+        res.series, res.depletion_time_s = list(start["series"]), start["depletion_time_s"]
+    # ------------------------------------------------------------------------------------------
     while t < opts.duration * (1 - 1e-12):
         dt = min(dt, opts.duration - t)
         saved = cell.state()
@@ -130,5 +141,8 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None) 
         prev = (t, c_min)
         dt_prev = dt
         dt = min(dt * opts.growth, limit, dt_max)
+        if checkpoint is not None:  # restartable loop state after this accepted step (issue 13)
+            checkpoint(dict(t=t, dt=dt, dt_prev=dt_prev, prev=prev, steps=res.steps, rejected_steps=res.rejected_steps,
+                            series=res.series, depletion_time_s=res.depletion_time_s))
     res.solve_s = time.perf_counter() - t_start
     return res
