@@ -123,11 +123,20 @@ def staged(comm, out: Path, verbose: bool = True):
     stage.commit()
 
 
+class RunResult(dict):
+    """The result of one solve: the mapping is exactly what summary.json holds; ``cell`` is the solved
+    problem (for the field output) and ``series`` the transient time series (timeseries.csv)."""
+
+    def __init__(self, summary: dict, cell=None, series=None):
+        super().__init__(summary)
+        self.cell, self.series = cell, series
+
+
 def physics_warnings(case: Case, coating, electrolyte, metrics: dict) -> list[str]:
     warnings = []
     # the film carries the plating current per unit of *surface* (not footprint) area
     i = abs(metrics["plating"]["current_density_mean_A_m2"])
-    if coating is not None and coating.ionic_conductivity > 0:
+    if coating is not None and coating.ionic_conductivity > 0 and case.coating.defects is None:  # dense film
         drop = i * coating.area_specific_resistance
         if drop > 1.0:
             warnings.append(
@@ -236,6 +245,11 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
                       surface_kinetics=setup.surface_kinetics(case, tm),
                       metal_conductivity=setup.metal_conductivity(case, tm),
                       mechanical_potential=mechanical)
+    from licoat.solver.defect_metrics import check_film, defects_block
+
+    # a dense film that cannot carry the current: exit 2 (or warnings with coating.allow_impossible_film)
+    check_film(case, coat, el.conductivity.at(el.concentration), op.current_density * cell.footprint / cell.area_S
+               if op.current_density else 0.0)
     setup_s = time.perf_counter() - t0
     log.info("problem: %s, coating %s%s", ", ".join(cell.surfaces), "none" if coat is None else f"{coat.name} ({coat.model})",
              f", transient over {duration:.4g} s" if transient else ", steady")
@@ -312,7 +326,6 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
         summary["duration_s"] = series[-1]["time_s"] if series else 0.0
         summary["depletion_time_s"] = depletion
         summary["time_steps"] = len(series)
-        summary["_series"] = series
     if mech_summary is not None:
         summary["overpotentials_V"]["mechanical"] = mech_summary["delta_mu_mean_J_per_mol"] / 96485.33212
         if "plating_without_coupling" in mech_summary:
@@ -324,14 +337,22 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
         from licoat.solver.host_metrics import host_uniformity
 
         summary["host"] = host_uniformity(cell, host_thickness=g.host_thickness)
+    if case.coating.defects is not None:  # current focusing at pinholes / cracks (solver/defect_metrics.py)
+        def reference(c):  # the same cell with another coating (the film replaced by electrolyte)
+            return SteadyCell(comm, tm, el, setup.kinetics(case, bare=c is None), op, coating=c, counter_kinetics=counter,
+                              options=opts, footprint_area=footprint, length_scale=g.electrolyte_thickness,
+                              surface_kinetics=setup.surface_kinetics(case, tm))
+
+        summary["defects"] = defects_block(case, cell, el, coat, applied, setup.surface_kinetics(case, tm),
+                                           None if transient else reference)
     summary["warnings"] = physics_warnings(case, coat, el, summary)
     if transient and depletion is not None:
         summary["warnings"].append(
             f"the surface salt concentration reached zero at t = {depletion:.4g} s (depletion, Sand's time): "
             "the run ended there; beyond it plating is transport-limited and dendritic growth is expected"
         )
-    summary["_cell"] = None if (transient and fields_dir is not None) else cell  # fields already written
-    return summary
+    # transient runs with a fields directory have written their time series already
+    return RunResult(summary, cell=None if (transient and fields_dir is not None) else cell, series=series)
 
 
 def mechanical_coupling(comm, case: Case, tm):
@@ -377,8 +398,8 @@ def mechanical_coupling(comm, case: Case, tm):
 
 
 def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: str | None):
-    cell = summary.pop("_cell", None)
-    series = summary.pop("_series", None)
+    cell = getattr(summary, "cell", None)
+    series = getattr(summary, "series", None)
     if series and comm.rank == 0:
         import csv
         import io

@@ -47,7 +47,7 @@ def test_surface_tension_makes_the_peak_plate_less():
            "operation": {"current_density": "1 mA/cm^2"}}
 
     def peak_over_valley(summary):
-        cell = summary["_cell"]
+        cell = summary.cell  # the solved problem of the typed run result
         j = cell.fields()["plating_current_density"]
         x = j.function_space.tabulate_dof_coordinates()
         on = cell.S_dofs[cell.S_dofs < j.function_space.dofmap.index_map.size_local]
