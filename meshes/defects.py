@@ -280,7 +280,7 @@ def build_planar(comm, p: dict):
     resolved = model == "resolved"
     if resolved and t >= L:
         raise GeometryError(f"coating.thickness must be smaller than geometry.electrolyte_thickness")
-    n_coat = int(p.get("coating_layers", 2))
+    n_coat = int(p.get("coating_cells", 2))  # cells across the film
     f = lay["depth"]
     # vertical layers (name, thickness, (numElements, heights)); a partial gap splits the film in two
     layers = [("anode", Ha, _reverse(graded_layers(Ha, h_fine, h)))]
