@@ -27,6 +27,9 @@ import numpy as np
 
 from licoat.meshes.common import GMSH_UNIT, GeometryError, check_common, host_layout, host_model, to_dolfinx
 
+FIBER_MAX_INDEX = 2  # random-in-plane fibres: lattice directions (a, b) with |a|, |b| <= this
+FIBER_ATTEMPTS = 20000  # random placements tried before the volume fraction is given up
+
 
 def _gap(p):
     d = p["fiber_diameter"]
@@ -80,7 +83,7 @@ def random_layout(p: dict) -> list[tuple]:
     W, D, H, d = p["width"], p.get("depth", p["width"]), p["host_thickness"], p["fiber_diameter"]
     r, phi, gap = d / 2, p["fiber_volume_fraction"], _gap(p)
     rng = np.random.default_rng(int(p.get("seed", 0)))
-    dirs = _directions(W, D, int(p.get("fiber_max_index", 2)), d + gap)
+    dirs = _directions(W, D, FIBER_MAX_INDEX, d + gap)
     zlo, zhi = r + gap, H - r - gap
     if zhi < zlo or not dirs:
         raise GeometryError(f"geometry.host_thickness = {H:g} m is too thin for geometry.fiber_diameter = {d:g} m "
@@ -89,7 +92,7 @@ def random_layout(p: dict) -> list[tuple]:
     corners = np.array([[0, 0], [W, 0], [0, D], [W, D]], dtype=float)
     fibres, vol = [], 0.0
     tol_t = 0.05 * d
-    for _ in range(int(p.get("fiber_attempts", 20000))):
+    for _ in range(FIBER_ATTEMPTS):
         a, b = dirs[rng.integers(len(dirs))]
         v = np.array([a * W, b * D])
         lv = np.linalg.norm(v)
@@ -138,7 +141,7 @@ def random_layout_2d(p: dict) -> list[tuple]:
     a1 = math.pi * r * r
     n = int(round(target / a1))
     pts = []
-    for _ in range(int(p.get("fiber_attempts", 20000))):
+    for _ in range(FIBER_ATTEMPTS):
         if len(pts) >= n:
             break
         x, z = rng.uniform(0, W), rng.uniform(r + gap, H - r - gap)

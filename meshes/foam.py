@@ -36,6 +36,19 @@ import numpy as np
 from licoat.meshes.common import (SOLIDS, GeometryError, assemble, check_common, host_layout, host_model,
                                   size_fields, to_dolfinx)
 
+# Generator constants (not case keys): skeleton construction and its bounded retries
+MERGE_FRACTION = 0.2  # Voronoi vertices closer than this x pore size are merged (2D)
+NODE_FACTOR_2D = 1.25  # node disc radius / strut radius (2D)
+NODE_FACTOR_3D = 1.5  # minimum node sphere radius / strut radius (3D Kelvin skeleton)
+FACE_MARGIN = 0.35  # nodes keep this x the strut radius away from the cell faces
+JITTER = 0.2  # random node displacement / pore size (3D)
+POROSITY_ITERATIONS = 12  # strut-diameter iterations to reach the porosity
+POROSITY_SAMPLES = 250_000  # Monte-Carlo points for the 3D solid fraction
+FOAM_ATTEMPTS_2D = 12  # seeds tried before a 2D cross-section is given up
+FOAM_ATTEMPTS_3D = 6  # jittered skeletons tried before a 3D foam is given up
+OPTIMIZE_NETGEN = 1  # Gmsh Netgen optimisation pass on 3D foam meshes
+CURVATURE_CELLS = 12  # elements per 2 pi of strut curvature
+
 
 def _seeds(rng, n, L, dmin):
     pts = []
@@ -76,7 +89,7 @@ def tessellation(p: dict, attempt: int = 0):
             i = parent[i]
         return i
 
-    for i, j in sorted(cKDTree(V).query_pairs(float(p.get("merge_fraction", 0.2)) * a)):
+    for i, j in sorted(cKDTree(V).query_pairs(MERGE_FRACTION * a)):
         ri, rj = root(i), root(j)
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
@@ -175,7 +188,7 @@ def _build_voronoi(comm, p: dict):
     if t > 0 and p.get("strut_diameter") is not None and 2 * t >= 0.9 * (a - p["strut_diameter"] * um):
         raise GeometryError(f"coating.thickness = {t / um:g} m must be smaller than half the gap between struts "
                             f"(geometry.pore_size - geometry.strut_diameter = {(a / um - p['strut_diameter']):g} m)")
-    node_factor = float(p.get("node_factor", 1.25))
+    node_factor = NODE_FACTOR_2D
 
     def primitives_for(R):
         def primitives(gmsh, off):
@@ -230,7 +243,7 @@ def _build_voronoi(comm, p: dict):
         R = math.sqrt(target * layer / (math.pi * lengths.sum())) if dim == 3 else target * layer / (2 * lengths.sum())
         lo, hi = 0.0, 0.5 * a
         flo, fhi = -target, None
-        for it in range(int(p.get("porosity_iterations", 12))):
+        for it in range(POROSITY_ITERATIONS):
             f = measure(gmsh, R) - target
             if abs(f) < 0.002:
                 break
@@ -264,7 +277,7 @@ def _build_voronoi(comm, p: dict):
 
     def make(gmsh):
         last = None
-        for attempt in range(int(p.get("foam_attempts", 12))):
+        for attempt in range(FOAM_ATTEMPTS_2D):
             if attempt:
                 state["segs"] = tessellation(p, attempt)[0] * um
             R, extra = strut_radius(gmsh)
@@ -576,7 +589,7 @@ def _foam_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, h_str
 def _build_kelvin(comm, p: dict):
     lay = host_layout(p)
     lay.update(coating_cells=p.get("coating_cells", 2), algorithm3d=p.get("mesh_algorithm3d", 1),
-               curvature_cells=p.get("curvature_cells", 12))
+               curvature_cells=CURVATURE_CELLS)
     um = lay["um"]
     net = kelvin_lattice(p)
     X0 = net["X"]
@@ -584,7 +597,7 @@ def _build_kelvin(comm, p: dict):
     a = p["pore_size"]
     t = lay["t_res"] / um  # SI
     given_d = p.get("strut_diameter")
-    npts = int(p.get("porosity_samples", 250_000))
+    npts = POROSITY_SAMPLES
     A, B = _segments(net, X0)
     l0 = float(np.linalg.norm(B - A, axis=1).min())
     inc0, _ = _incidence(net, X0)
@@ -595,8 +608,8 @@ def _build_kelvin(comm, p: dict):
     # node spheres wide enough that the junction caps (half-angle asin(1/k)) of two struts stay apart
     # and that those of struts leaving a face node stay on one side of the face, with room for jitter
     theta_max = min(0.5 * (amin0 - math.radians(14)), elev0 - math.radians(11))
-    k = max(float(p.get("node_factor", 1.5)), 1.0 / math.sin(theta_max))
-    margin, jitter, attempts = float(p.get("face_margin", 0.35)), float(p.get("jitter", 0.2)), int(p.get("foam_attempts", 6))
+    k = max(NODE_FACTOR_3D, 1.0 / math.sin(theta_max))
+    margin, jitter, attempts = FACE_MARGIN, JITTER, FOAM_ATTEMPTS_3D
 
     def radius(X):
         g = _solid_field(net, X, k, npts)
@@ -720,7 +733,7 @@ def _build_kelvin(comm, p: dict):
                 last = "no jitter keeps the struts clear of each other and of the cell edges"
                 continue
             gmsh.option.setNumber("Geometry.OCCParallel", 1)
-            gmsh.option.setNumber("Mesh.OptimizeNetgen", int(p.get("optimize_netgen", 1)))
+            gmsh.option.setNumber("Mesh.OptimizeNetgen", OPTIMIZE_NETGEN)
             try:
                 h_struts = 2 * math.pi * nw["R"] * um / float(lay["curvature_cells"])
                 tags = _foam_model(gmsh, lay, *(net["L"] * um), primitives_for(nw), h_struts)
@@ -747,9 +760,7 @@ def _build_kelvin(comm, p: dict):
 
 def build(comm, p: dict):
     check(p)
-    network = p.get("network") or ("kelvin" if int(p["dim"]) == 3 else "voronoi")
-    if network not in ("kelvin", "voronoi"):
-        raise GeometryError(f"geometry.network = '{network}' must be 'kelvin' or 'voronoi'")
+    network = "kelvin" if int(p["dim"]) == 3 else "voronoi"  # 3D: Kelvin skeleton; 2D: Voronoi section
     if network == "kelvin":
         if int(p["dim"]) != 3:
             raise GeometryError("geometry.network = 'kelvin' needs geometry.dim = 3")

@@ -15,6 +15,8 @@ import numpy as np
 from licoat.meshes.common import (GMSH_UNIT, GeometryError, anode_maker, check_common, coating_mode,
                                   to_dolfinx)
 
+SPLINE_POINTS_PER_HALF_WAVE = 24  # B-spline points that represent the cosine surface
+
 
 def profile(x, A, lam, offset=0.0):
     """Points of the surface z = A cos(kx) moved by ``offset`` along its upward normal."""
@@ -70,7 +72,7 @@ def build(comm, p: dict):
     t_res = t if mode == "resolved" else 0.0
     h = p["mesh_size"] * um
     h_fine = min(h, (p.get("interface_mesh_size") or p["mesh_size"] / 4) * um)
-    npts = int(p.get("spline_points_per_half_wave", 24))
+    npts = SPLINE_POINTS_PER_HALF_WAVE
     nhalf = int(round(W / (lam / 2)))
 
     def region(gmsh, offset):
