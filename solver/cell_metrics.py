@@ -142,7 +142,7 @@ def summary_metrics(prob) -> dict:
     c_surface = prob.surface_mean(prob.c_hat * prob.c0, prob.electrolyte_surfaces)
     cmin_local = prob.c_hat.x.array[:n_owned].min() if n_owned else np.inf
     c_min = prob.comm.allreduce(float(cmin_local), op=MPI.MIN) * prob.c0
-    dofs = sum(u.function_space.dofmap.index_map.size_global * u.function_space.dofmap.index_map_bs for u in prob.unknowns)
+    dofs = prob.dofs  # real unknowns (pinned dofs excluded)
     return {
         "cell_voltage_V": prob.cell_voltage,
         "plating": plating,

@@ -263,6 +263,7 @@ class CellProblem:
         fdim = self.dim - 1
         bcs = []
         zero = fem.Constant(self.mesh, 0.0)
+        pinned_owned = 0
         for f in self.registry.ordered():
             V = f.function.function_space
             n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
@@ -270,10 +271,17 @@ class CellProblem:
             if f.volumes is not None and set(f.volumes) != set(self.ionic_volumes + self.metal_volumes):
                 inside = np.unique(V.dofmap.list[self.tm.cells(*f.volumes)].ravel())
                 value = fem.Constant(self.mesh, 1.0) if f.name == "concentration" else zero
-                bcs.append(fem.dirichletbc(value, np.setdiff1d(all_dofs, inside).astype(np.int32), V))
+                off = np.setdiff1d(all_dofs, inside).astype(np.int32)
+                bcs.append(fem.dirichletbc(value, off, V))
             elif f.facets is not None:
                 on = fem.locate_dofs_topological(V, fdim, self.tm.facets(*f.facets))
-                bcs.append(fem.dirichletbc(zero, np.setdiff1d(all_dofs, on).astype(np.int32), V))
+                off = np.setdiff1d(all_dofs, on).astype(np.int32)
+                bcs.append(fem.dirichletbc(zero, off, V))
+            else:
+                continue
+            pinned_owned += int(np.count_nonzero(off < V.dofmap.index_map.size_local))
+        #: unknowns that mean something: every dof of the fields minus the pinned ones
+        self.dofs = self.registry.dofs() - self.comm.allreduce(pinned_owned, op=MPI.SUM)
         return bcs
 
     def _integrate(self, form) -> float:

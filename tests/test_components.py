@@ -192,3 +192,16 @@ def test_field_registry_orders_blocks_and_splits():
     groups = prob.registry.split_index_sets(0)
     assert list(groups) == ["concentration", "potential", "global", "film"]
     assert sum(len(np.concatenate(v)) for v in groups.values()) == prob.registry.dofs()
+
+
+def test_dofs_count_only_the_unknowns_that_mean_something():
+    """Resolved coating: ĉ on the electrolyte nodes, φ̂ on electrolyte + coating nodes, V: one."""
+    prob = cell(t=T)
+    tm = prob.tm
+    V = prob.P1
+
+    def nodes(*vols):
+        return np.unique(V.dofmap.list[tm.cells(*vols)].ravel()).size
+
+    assert prob.dofs == nodes("electrolyte") + nodes("electrolyte", "coating") + 1
+    assert prob.dofs < prob.registry.dofs()  # pinned concentration dofs in the coating are not counted
