@@ -55,6 +55,17 @@ class Component:
     def initial_guess(self, prob, load: float):
         pass
 
+    # transient runs: state a component keeps between time steps (e.g. solver/surface_state.py)
+    def set_time_step(self, prob, dt: float, dt_prev: float | None):
+        pass
+
+    def accept_time_step(self, prob):
+        pass
+
+    def step_limit(self, prob, dt: float) -> float:
+        """Largest next time step this component allows [s] (inf: no limit)."""
+        return np.inf
+
 
 class ConcentratedElectrolyte(Component):
     """Binary salt, concentrated-solution theory (Newman & Thomas-Alyea ch. 12, constant t+):
@@ -171,8 +182,9 @@ class PlatingInterface(Component):
 
     source_term = True
 
-    def __init__(self, surface: str, kinetics: Kinetics, film: ThinFilmStack | None = None, stress=None):
+    def __init__(self, surface: str, kinetics: Kinetics, film: ThinFilmStack | None = None, stress=None, state=None):
         self.surface, self.kin, self.film, self.stress = surface, kinetics, film, stress
+        self.state = state  # transient plating history (solver/surface_state.SurfaceState) or None
 
     def _dmu(self, prob):
         if callable(self.stress):  # built against this problem's ionic submesh (mechanics hook)
@@ -191,7 +203,16 @@ class PlatingInterface(Component):
         if dmu is not None:
             eta = eta - dmu / FARADAY
             cf = cf * ufl.exp((1 - kin.alpha_a) * dmu / (FARADAY * p.Vt))
-        i_kin = kin.activation(eta, ufl.exp) * reaction_current(kin, eta, 1.0 / p.Vt, cf)
+        st = self.state  # with a plating history: coverage-weighted Li kinetics + a conversion reaction
+        i_bv = reaction_current(kin, eta, 1.0 / p.Vt, cf)
+        i_kin = kin.activation(eta, ufl.exp) * i_bv if st is None else st.li_current(p, name, eta, kin, cf, i_bv)
+        # a conversion film reacts on its electrolyte side when it conducts electrons, else at the metal
+        r_e = self.film.electronic_resistance() if self.film is not None else None
+        conv_on_top = st is not None and r_e is not None
+        i_conv = st.conversion_current(p, name, eta) if st is not None and not conv_on_top else None
+        if i_conv is not None:
+            ctx.expr.setdefault("i_conv", {})[name] = i_conv
+            i_kin = i_kin + i_conv
         sm = p.sm[name]
         ctx.expr["eta"][name] = eta
         ctx.expr["i_kin"][name] = i_kin
@@ -200,12 +221,17 @@ class PlatingInterface(Component):
         else:
             i_film = (psi - phi) * p.Vt / self.film.asr(p)
             i_leak = 0.0
-            r_e = self.film.electronic_resistance()
             if r_e is not None:
                 r_ct = p.Vt / ((kin.alpha_a + kin.alpha_c) * kin.exchange_current_density)
                 eta_top = (p.electrode_potential - phi) * p.Vt  # electrons at V on top of the film
-                i_leak = kin.activation(eta_top, ufl.exp) * eta_top / (r_e + r_ct)
+                i_leak = kin.activation(eta_top, ufl.exp) * eta_top / (r_e + r_ct) if st is None else \
+                    st.leak_current(p, name, eta_top, r_e + r_ct)
                 ctx.expr["i_leak"][name] = i_leak
+                i_conv = st.conversion_current(p, name, eta_top) if conv_on_top else None
+                if i_conv is not None:  # the control's residual adds it (i_conv_top)
+                    ctx.expr.setdefault("i_conv", {})[name] = i_conv
+                    ctx.expr.setdefault("i_conv_top", {})[name] = i_conv
+                    i_leak = i_leak + i_conv
             i_n = i_film + i_leak
             ctx.add("film_potential", p.s_phi * p.ell * (i_kin - i_film) * ctx.v("film_potential") * sm)
         ctx.expr["i_n"][name] = i_n
@@ -311,7 +337,8 @@ class Galvanostatic(Component):
         q = ctx.v("electrode_potential")
         # the kinetic current (= film current at convergence) keeps dR/dV != 0 for thin films
         ctx.add("electrode_potential", sum(
-            p.s_v * (ctx.expr["i_kin"][n] + ctx.expr["i_leak"].get(n, 0.0) + p.load * self.i_app * p.footprint / p.area_S)
+            p.s_v * (ctx.expr["i_kin"][n] + ctx.expr["i_leak"].get(n, 0.0) + ctx.expr.get("i_conv_top", {}).get(n, 0.0)
+                     + p.load * self.i_app * p.footprint / p.area_S)
             * q * p.sm[n] for n in p.surfaces))
 
     def scale_load(self, prob, load):

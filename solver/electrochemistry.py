@@ -85,6 +85,7 @@ def SteadyCell(
     transient: bool = False,
     mechanical_potential: dict | None = None,
     metal_conductivity: dict | None = None,
+    surface_models: dict | None = None,
 ) -> CellProblem:
     """Assemble the cell problem from its components (the one place that chooses them).
 
@@ -92,6 +93,8 @@ def SteadyCell(
     (and on the metal volumes named in ``metal_conductivity``, whose electronic conduction is then
     resolved). ``coating`` is one layer or a :class:`CoatingStack`: its thin layers act on every
     plating surface as series resistances, its resolved layers are the mesh's coating volumes, in order.
+    ``surface_models`` (transient only): {surface: SurfaceModel} for the plating history (coverage,
+    conversion, plated charge; solver/surface_state.py); the steady problem ignores it.
     """
     opts = options or SolverOptions()
     stack = CoatingStack.of(coating)
@@ -112,7 +115,12 @@ def SteadyCell(
     film = C.ThinFilmStack(stack.thin_layers) if stack.thin_layers else None
     if film is not None:
         comps.append(film)
-    comps += [C.PlatingInterface(s, kin_of[s], film, stress.get(s)) for s in surfaces]
+    state = None
+    if transient and surface_models is not None:
+        from licoat.solver.surface_state import SurfaceState
+
+        state = SurfaceState({s: m for s, m in surface_models.items() if s in surfaces})
+    comps += [C.PlatingInterface(s, kin_of[s], film, stress.get(s), state) for s in surfaces]
     if operation.counter == "lithium":
         comps += [C.LithiumCounter(counter_kinetics or kinetics), C.SaltMultiplier()]
     else:
@@ -123,6 +131,8 @@ def SteadyCell(
         comps.append(C.Galvanostatic(operation.current_density))
     else:
         comps.append(C.Potentiostatic(operation.voltage))
+    if state is not None:
+        comps.append(state)
     if manufactured is not None:
         comps.append(C.ManufacturedSource(manufactured))
     i_scale = max(abs(operation.current_density or 0.0), kinetics.exchange_current_density, 1e-3)

@@ -433,9 +433,17 @@ class CellProblem:
     # -------------------------------------------------------------- time stepping
     def set_time_step(self, dt: float, dt_prev: float | None):
         self.time_scheme.set_step(dt, dt_prev)
+        for comp in self.components:
+            comp.set_time_step(self, dt, dt_prev)
 
     def accept_time_step(self):
         self.time_scheme.accept(self.c_hat)
+        for comp in self.components:  # state kept between steps (plating history)
+            comp.accept_time_step(self)
+
+    def step_limit(self, dt: float) -> float:
+        """Largest next time step the components allow after an accepted step of size dt [s]."""
+        return min((comp.step_limit(self, dt) for comp in self.components), default=np.inf)
 
     def state(self) -> list[np.ndarray]:
         extra = [self.c_n, self.c_nm1] if self.time_scheme is not None else []

@@ -140,7 +140,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
         limit = opts.max_surface_drop * cell.c0 / drop * dt if drop > 0 else np.inf
         prev = (t, c_min)
         dt_prev = dt
-        dt = min(dt * opts.growth, limit, dt_max)
+        dt = min(dt * opts.growth, limit, dt_max, cell.step_limit(dt_prev))  # components' limits (surface state)
         if checkpoint is not None:  # restartable loop state after this accepted step (issue 13)
             checkpoint(dict(t=t, dt=dt, dt_prev=dt_prev, prev=prev, steps=res.steps, rejected_steps=res.rejected_steps,
                             series=res.series, depletion_time_s=res.depletion_time_s))
