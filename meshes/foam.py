@@ -566,17 +566,17 @@ def _foam_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, h_str
 
     host = clipped(0.0)
     coll = [(3, occ.addBox(0, 0, -lay["Hc"], W, D, lay["Hc"]))]
-    shell = None
     t = lay["t_res"]
-    if t > 0:
-        shell, _ = occ.fuse(clipped(t), [(3, occ.addBox(0, 0, 0, W, D, t))])
+    offsets = lay.get("offsets") or ([t] if t > 0 else [])  # one shell per resolved layer of the stack
+    shell = [occ.fuse(clipped(off), [(3, occ.addBox(0, 0, 0, W, D, off))])[0] for off in offsets]
     tags = assemble(gmsh, 3, (W, D, -lay["Hc"], H + lay["L"]), {"host": host, "collector": coll}, shell,
                     lay["mode"], lay["periodic"])
     fac = tags["facets"]
     coat_surf, h_coat = None, None
     if t > 0:
-        coat_surf = sorted(set(fac.get("coating_electrolyte", []) + [f for s in SOLIDS for f in fac.get(f"{s}_coating", [])]))
-        h_coat = t / float(lay.get("coating_cells", 2))
+        layers = set(tags["regions"]) - set(SOLIDS) - {"electrolyte"}
+        coat_surf = sorted({f for n, fs in fac.items() if any(part in n for part in layers) for f in fs})
+        h_coat = min(np.diff([0.0] + offsets)) / float(lay.get("coating_cells", 2))
     flat = sorted(set(f for n in ("collector_electrolyte", "collector_coating", "host_collector") for f in fac.get(n, [])))
     refine = tags["interfaces"] if h_struts > lay["h_fine"] else flat
     size_fields(gmsh, 3, refine, lay["h"], lay["h_fine"], max(W, D, H + lay["L"]), coat_surf, h_coat, t,
