@@ -8,11 +8,15 @@ Newton plus an adaptive load continuation. Metrics are objects in :mod:`licoat.s
 
 Fields where they mean something: every field is a P1 function on the whole ionic submesh and is
 pinned (zero Dirichlet rows) where it has no meaning — ĉ outside the electrolyte, φ̂ in resolved
-metals, ψ̂ off the plating facets. Restricting ψ̂ to a facet submesh needs mixed-dimensional forms
-with interior-facet coupling on a submesh, which fail in parallel in DOLFINx 0.11 (the one-sided
-facet integrals below avoid interior-facet integrals for that reason; see solver/submesh.py); the
-pinned rows are identity rows that the field split keeps in their own block (film: block Jacobi).
-``dofs`` in the summary counts the real unknowns (pinned dofs excluded).
+metals, ψ̂ off the plating facets. Restricting ψ̂ to a facet submesh (and ĉ to an electrolyte
+submesh) needs mixed-domain forms coupled across interior facets of a submesh. A submesh made by
+``create_submesh`` carries no shared-facet ghost layer, and interior-facet integrals without one are
+undefined across process boundaries in DOLFINx 0.11 (FEniCS/dolfinx#2556; the assembler only
+detects it since FEniCS/dolfinx#3439); that is why every facet integral here is one-sided (see
+solver/submesh.py), and why the fields stay on the ionic submesh with pinned dofs. The pinned rows
+are identity rows, kept in their own field-split block (film: block Jacobi), so they cost the
+preconditioner nothing; ``dofs`` in the summary counts the real unknowns (pinned dofs excluded), and
+the 1 vs 2 rank tests keep this honest.
 """
 
 from __future__ import annotations
