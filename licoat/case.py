@@ -199,6 +199,36 @@ class Host(MaterialSection):
     equipotential: bool = True
 
 
+class Step(Section):
+    """One ``[[operation.step]]``: ``current_density`` (plating positive, stripping negative) or ``voltage``,
+    for a ``duration`` or a ``capacity`` (current steps only); or a ``rest`` (zero current) of a duration."""
+
+    current_density: Q("A/m^2") | None = None
+    voltage: Q("V") | None = None
+    duration: Q("s", gt=0) | None = None
+    capacity: Q("C/m^2", gt=0) | None = None
+    rest: Q("s", gt=0) | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if self.rest is not None:
+            extra = [k for k in ("current_density", "voltage", "duration", "capacity") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"a rest step takes only rest (its duration, e.g. '10 min'); remove {', '.join(extra)}")
+            return self
+        if (self.current_density is None) == (self.voltage is None):
+            raise ValueError("a step needs exactly one of current_density (e.g. '1 mA/cm^2'), voltage (e.g. '-50 mV') "
+                             "or rest (e.g. '10 min')")
+        if self.current_density == 0:
+            raise ValueError("current_density = 0: use rest = '<duration>' for a rest")
+        if (self.duration is None) == (self.capacity is None):
+            raise ValueError("a step needs exactly one of duration (e.g. '1 h') or capacity (e.g. '1 mAh/cm^2'), "
+                             f"got {'both' if self.duration is not None else 'neither'}")
+        if self.capacity is not None and self.voltage is not None:
+            raise ValueError("capacity needs a current_density step (a voltage step takes a duration)")
+        return self
+
+
 class Operation(Section):
     mode: Literal["galvanostatic", "potentiostatic"] = "galvanostatic"
     current_density: Q("A/m^2") | None = None
@@ -207,9 +237,17 @@ class Operation(Section):
     counter: Literal["reservoir", "lithium"] = "reservoir"
     duration: Q("s", gt=0) | None = None
     capacity: Q("C/m^2", gt=0) | None = None
+    # a protocol: [[operation.step]] tables, run in order (licoat/protocol.py); the control (mode and the
+    # reference current or voltage) is then taken from the steps
+    step: list[Step] | None = None
 
     @model_validator(mode="after")
     def _control(self):
+        if self.step is not None:
+            from licoat.protocol import reference_control
+
+            self.mode, self.current_density, self.voltage = reference_control(self)
+            return self
         if self.mode == "galvanostatic" and self.current_density is None:
             raise ValueError("operation.current_density is required when operation.mode = 'galvanostatic' (e.g. '2 mA/cm^2')")
         if self.mode == "galvanostatic" and self.current_density == 0:
@@ -366,6 +404,9 @@ def validate(raw: dict) -> Case:
         lines = [_format_error(e, raw) for e in exc.errors()]
         raise CaseError("invalid case:\n  " + "\n  ".join(lines)) from None
     _check_materials(case)
+    from licoat.protocol import check_protocol
+
+    check_protocol(case)  # stripping within the anode's Li inventory (exit 2 naming the step)
     return case
 
 

@@ -218,12 +218,10 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
                          petsc_options=dict(s.petsc_options))
     g = case.geometry
     footprint = g.width if g.dim == 2 else g.width * (g.depth or g.width)
-    o = case.operation
-    duration = o.duration
-    if duration is None and o.capacity is not None:
-        if o.mode != "galvanostatic":
-            raise ValueError("operation.capacity needs operation.mode = 'galvanostatic' (use operation.duration)")
-        duration = o.capacity / abs(o.current_density)
+    from licoat import protocol
+
+    prot = protocol.steps(case)  # [[operation.step]] or the single-step [operation]; None: steady
+    duration = sum(st.duration for st in prot) if prot else None
     transient = duration is not None
     from licoat.solver import sanity
 
@@ -244,7 +242,8 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
                       footprint_area=footprint, length_scale=g.electrolyte_thickness, transient=transient,
                       surface_kinetics=setup.surface_kinetics(case, tm),
                       metal_conductivity=setup.metal_conductivity(case, tm),
-                      mechanical_potential=mechanical)
+                      mechanical_potential=mechanical,
+                      surface_models=setup.surface_models(case, tm) if transient else None)
     from licoat.solver.defect_metrics import check_film, defects_block
 
     # a dense film that cannot carry the current: exit 2 (or warnings with coating.allow_impossible_film)
@@ -257,16 +256,32 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
     if transient:
         from licoat.solver.transient import TransientOptions, integrate
 
-        writer, fields, on_step = None, None, None
+        from licoat.solver.deposit_metrics import DepositMetrics
+        from licoat.solver.surface_state import of as surface_state
+
+        history = surface_state(cell)  # q, delta, theta on the plating surfaces (solver/surface_state.py)
+        deposit = DepositMetrics(cell, g.kind, g.host_thickness)
+        writer, fields, dep_fields, write_fields = None, None, None, None
         if fields_dir is not None and case.output.fields:  # a field time series for ParaView
             from dolfinx.io import VTXWriter
 
             fields = cell.fields()
-            writer = VTXWriter(comm, str(fields_dir / "solution.bp"), list(fields.values()), engine="BP4")
+            dep_fields = history.output_fields()
+            writer = VTXWriter(comm, str(fields_dir / "solution.bp"), list(fields.values()) + list(dep_fields.values()),
+                               engine="BP4")
 
-            def on_step(t, record):
+            def write_fields(t):
                 cell.fields(fields)
+                history.output_fields(dep_fields)
                 writer.write(t)
+
+        progress = protocol.Progress(comm, duration, cell.footprint)
+
+        def on_step(t, record):
+            record.update(deposit.step())  # deposit statistics per step (timeseries.csv)
+            if write_fields is not None:
+                write_fields(t)
+            progress.update(t, record)
 
         start, saver = None, None  # checkpoint / restart (solver/checkpoint.py)
         if restart is not None or case.output.checkpoint_every is not None:
@@ -280,12 +295,22 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
                 saver = checkpoint.Checkpointer(cell, case, checkpoint_dir, case.output.checkpoint_every, log)
                 if start is not None:
                     saver.start_after(start)
+        if len(prot) > 1 and (saver is not None or start is not None):
+            raise ValueError("output.checkpoint_every / --restart: not available with [[operation.step]] protocols yet "
+                             "(the plating history and the protocol position are not checkpointed)")
+        ref = case.operation.current_density if case.operation.mode == "galvanostatic" else case.operation.voltage
+
+        def step_options(step_duration, t_end):
+            return TransientOptions(duration=t_end, dt_initial=min(1e-2, step_duration / 100), dt_max=step_duration / 20)
+
         try:
-            res = integrate(cell, TransientOptions(duration=duration, dt_initial=min(1e-2, duration / 100)),
-                            on_step=on_step, log=log, start=start, checkpoint=saver)
+            with progress:
+                res = protocol.run(cell, prot, ref, integrate, step_options, on_step=on_step, log=log, start=start,
+                                   checkpoint=saver)
         finally:
             if writer is not None:
                 writer.close()
+        deposit_block = deposit.summary(res.series)
         if fields is not None:  # the final plating distribution, for pictures (plating.png)
             from licoat.plots import write_plating_surface
 
@@ -326,6 +351,7 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
         summary["duration_s"] = series[-1]["time_s"] if series else 0.0
         summary["depletion_time_s"] = depletion
         summary["time_steps"] = len(series)
+        summary["deposit"] = deposit_block  # plating history (solver/deposit_metrics.py)
     if mech_summary is not None:
         summary["overpotentials_V"]["mechanical"] = mech_summary["delta_mu_mean_J_per_mol"] / 96485.33212
         if "plating_without_coupling" in mech_summary:
@@ -346,6 +372,14 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
         summary["defects"] = defects_block(case, cell, el, coat, applied, setup.surface_kinetics(case, tm),
                                            None if transient else reference)
     summary["warnings"] = physics_warnings(case, coat, el, summary)
+    if transient and "hydraulic_diameter_m" in deposit_block:  # the fixed-surface deposit model's limit
+        d_h, d_max = deposit_block["hydraulic_diameter_m"], deposit_block["thickness_mean_m"] * (
+            deposit_block["thickness_max_over_mean"] or 0.0)
+        if d_max > 0.25 * d_h:
+            summary["warnings"].append(
+                f"the deposit reaches {d_max:.3g} m, more than a quarter of the host's hydraulic pore diameter "
+                f"{d_h:.3g} m (4 x pore volume / surface): the deposit is tracked on the fixed host surface, and the "
+                "pores it narrows are not resolved beyond this point")
     if transient and depletion is not None:
         summary["warnings"].append(
             f"the surface salt concentration reached zero at t = {depletion:.4g} s (depletion, Sand's time): "

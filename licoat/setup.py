@@ -119,11 +119,12 @@ def kinetics(case: Case, bare: bool) -> Kinetics:
     """Li plating kinetics: i0 (c/c0)^alpha_a at Li|liquid, no concentration factor at Li|coating."""
     a = case.anode
     m = load_material(a.material)
-    alpha_a = _prop(a, m, "alpha_a", 0.5)
+    li = load_material("Li")  # a Cu foil working electrode plates Li with Li's kinetics once nucleated
+    alpha_a = _prop(a, m, "alpha_a", li.get("alpha_a", 0.5))
     return Kinetics(
-        exchange_current_density=_prop(a, m, "exchange_current_density"),
+        exchange_current_density=_prop(a, m, "exchange_current_density", li.value("exchange_current_density")),
         alpha_a=alpha_a,
-        alpha_c=_prop(a, m, "alpha_c", 0.5),
+        alpha_c=_prop(a, m, "alpha_c", li.get("alpha_c", 0.5)),
         concentration_exponent=alpha_a if bare else 0.0,
     )
 
@@ -148,11 +149,11 @@ def surface_kinetics(case: Case, tm) -> dict:
         contact = "coating" if tm.coated(name) else "electrolyte"
         bare = contact == "electrolyte"
         base = kinetics(case, bare=bare)
-        if metal == "anode":
+        if metal == "anode" and not anode_is_foil(case):
             out[name] = base
             continue
-        # host / collector: Li must nucleate first
-        m = host if metal == "host" else load_material("Cu")
+        # host / collector / a foil (e.g. Cu) in place of the Li anode: Li must nucleate first
+        m = host if metal == "host" else load_material(case.anode.material if metal == "anode" else "Cu")
         if metal == "host" and (host.get("electronic_conductivity", 0.0) or 0.0) < 1.0 and contact == "electrolyte":
             from dataclasses import replace
 
@@ -164,6 +165,48 @@ def surface_kinetics(case: Case, tm) -> dict:
         from dataclasses import replace
 
         out[name] = replace(base, nucleation_overpotential=eta_nuc)
+    return out
+
+
+def anode_is_foil(case: Case) -> bool:
+    """True when ``[anode] material`` is a metal other than Li (a Cu foil working electrode: no Li at first)."""
+    return load_material(case.anode.material).name != "Li"
+
+
+def surface_models(case: Case, tm) -> dict:
+    """Plating-history parameters per plating surface (solver/surface_state.SurfaceModel): a Li surface is
+    covered; a host, collector or foil surface starts bare with its nucleation overpotential (as in
+    :func:`surface_kinetics`) and its material's nucleation rate; the coating layer on the metal, when its
+    material has a ``conversion_capacity`` [C/m^3], gives the surface capacity × thickness [C/m^2]."""
+    from licoat.solver.surface_state import SurfaceModel
+
+    kin = surface_kinetics(case, tm)
+    li = load_material("Li")
+    delta_c = _prop(case.anode, li, "coalescence_thickness", li.value("coalescence_thickness"))
+    sections = case.coating.layer_sections()
+    first = sections[0] if sections else None
+    coat = load_material(first.material) if first is not None else None
+    out = {}
+    for name, k in kin.items():
+        if not k.active:
+            continue
+        metal = tm.sides(name)[0]
+        if metal == "anode" and not anode_is_foil(case):
+            out[name] = SurfaceModel(lithium_present=True)
+            continue
+        m = load_material(case.host.material) if metal == "host" else \
+            load_material(case.anode.material if metal == "anode" else "Cu")
+        section = case.host if metal == "host" else (case.anode if metal == "anode" else None)
+        nu0 = _prop(section, m, "nucleation_rate", 1.0) if section is not None else m.get("nucleation_rate", 1.0)
+        conv = {}
+        if tm.coated(name) and coat is not None and coat.has("conversion_capacity"):
+            g = lambda key: _prop(first, coat, key)  # noqa: E731
+            conv = dict(conversion_capacity=g("conversion_capacity") * first.thickness,
+                        conversion_potential_high=g("conversion_potential_high"),
+                        conversion_potential_low=g("conversion_potential_low"),
+                        conversion_exchange_current_density=g("conversion_exchange_current_density"))
+        out[name] = SurfaceModel(nucleation_overpotential=k.nucleation_overpotential, nucleation_width=k.nucleation_width,
+                                 nucleation_rate=nu0, coalescence_thickness=delta_c, **conv)
     return out
 
 

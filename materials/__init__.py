@@ -77,6 +77,13 @@ PROPERTY_UNITS: dict[str, str] = {
     "concentration": "mol/m^3",
     "typical_thickness": "m",
     "growth_per_cycle": "m",
+    # plating history (solver/surface_state.py): conversion/alloying of a lithiophilic film, nucleation
+    "conversion_capacity": "C/m^3",  # Li charge the film takes up per film volume before Li metal plates
+    "conversion_potential_high": "V",  # vs Li, where the conversion starts
+    "conversion_potential_low": "V",  # vs Li, where it ends
+    "conversion_exchange_current_density": "A/m^2",
+    "nucleation_rate": "1/s",  # nu0: nucleation rate well past the nucleation overpotential
+    "coalescence_thickness": "m",  # Li deposit over which nuclei grow together and cover a surface
 }
 
 _ureg = pint.UnitRegistry()

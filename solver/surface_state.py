@@ -136,6 +136,11 @@ class SurfaceState(Component):
         self.q = fem.Function(V, name="plated_charge")  # C/m^2
         self.theta = fem.Function(V, name="li_coverage")  # at the last accepted step
         self.X = fem.Function(V, name="converted_fraction")
+        # the state at the start of the step the forms describe: copied from theta, X when the next step
+        # starts, so that after an accepted step the forms still give that step's currents (metrics, checks)
+        self.theta_n = fem.Function(V)
+        self.X_n = fem.Function(V)
+        self._pending = False
         self.dt = fem.Constant(msh, 1.0)
         self.Vt = prob.Vt
         d = prob.dim
@@ -147,6 +152,7 @@ class SurfaceState(Component):
             if self.model(name).lithium_present:
                 self.theta.x.array[dofs] = 1.0
         self.theta.x.scatter_forward()
+        self.theta_n.x.array[:] = self.theta.x.array
         self._theta_expr, self._x_expr = {}, {}
         self._b_form = self._m_form = None
         self._m = None
@@ -173,7 +179,7 @@ class SurfaceState(Component):
         k = ufl.max_value(j_li, 0.0) / m.coalescence_charge if j_li is not None else 0.0
         s = ufl.min_value((nu + k) * self.dt, 30.0)  # e^-30: complete; keeps 0/0 out when nu = theta = 0
         frac = k / (nu + k + 1e-300)
-        u_n = 1.0 - self.theta
+        u_n = 1.0 - self.theta_n
         expr = 1.0 - u_n * ufl.exp(-s) / (1.0 - u_n * frac * (1.0 - ufl.exp(-s)))
         self._theta_expr[name] = expr
         return expr
@@ -204,19 +210,23 @@ class SurfaceState(Component):
         m = self.model(name)
         if not m.converts:
             return None
-        U = m.conversion_potential_high + (m.conversion_potential_low - m.conversion_potential_high) * self.X
+        U = m.conversion_potential_high + (m.conversion_potential_low - m.conversion_potential_high) * self.X_n
         eta_c = eta - U
         i0 = m.conversion_exchange_current_density
         r = i0 - butler_volmer(eta_c, i0, 0.0, m.conversion_alpha, 1.0 / prob.Vt, ufl.exp, ufl.conditional)
         Q = m.conversion_capacity
-        left = 1.0 - self.X + 1e-12
+        left = 1.0 - self.X_n + 1e-12
         consumed = left * (1.0 - ufl.exp(-r * self.dt / (Q * left)))
-        self._x_expr[name] = self.X + consumed
+        self._x_expr[name] = self.X_n + consumed
         return -Q * consumed / self.dt
 
     # ------------------------------------------------------------------ time stepping
     def set_time_step(self, prob, dt, dt_prev):
         self.dt.value = dt
+        if self._pending:  # a new step starts from the last accepted state
+            self.theta_n.x.array[:] = self.theta.x.array
+            self.X_n.x.array[:] = self.X.x.array
+            self._pending = False
         # every conversion film exhausted while the electrode still sits above 0 V vs Li: Newton's start for
         # the jump to Li plating is the control's Li-plating estimate (a jump of up to the window's U_low)
         conv = [n for n in prob.surfaces if self.model(n).converts]
@@ -262,7 +272,7 @@ class SurfaceState(Component):
             interpolate_surface(prob, self._theta_expr, new)
             dofs = np.unique(np.concatenate([self.dofs[n] for n in self._theta_expr]))
             vals = np.clip(new.x.array[dofs], 0.0, 1.0)
-            change = np.abs(vals - self.theta.x.array[dofs])
+            change = np.abs(vals - self.theta_n.x.array[dofs])
             ratio = max(ratio, float(change[dofs < n_own].max(initial=0.0)) / self.MAX_DTHETA)
             self.theta.x.array[dofs] = vals
             # stripped back to nothing: bare again
@@ -274,7 +284,7 @@ class SurfaceState(Component):
             for n in self._x_expr:
                 m, dofs = self.model(n), self.dofs[n]
                 vals = np.clip(new.x.array[dofs], 0.0, 1.0)
-                change = np.abs(vals - self.X.x.array[dofs])[dofs < n_own]
+                change = np.abs(vals - self.X_n.x.array[dofs])[dofs < n_own]
                 dmax = float(change.max(initial=0.0))
                 dU = abs(m.conversion_potential_high - m.conversion_potential_low) * dmax
                 ratio = max(ratio, dmax / self.MAX_DX, dU / (self.MAX_DU_VT * self.Vt))
@@ -282,6 +292,7 @@ class SurfaceState(Component):
         for f in (self.q, self.theta, self.X):
             f.x.scatter_forward()
         self._limit_ratio = prob.comm.allreduce(ratio, op=MPI.MAX)
+        self._pending = True
 
     def step_limit(self, prob, dt: float) -> float:
         """Largest next step that keeps the state changes within the limits (inf when nothing changes)."""
