@@ -51,6 +51,7 @@ import dolfinx.mesh  # noqa: E402
 import ufl  # noqa: E402
 
 from licoat.solver import elasticity as el  # noqa: E402
+from licoat.solver.jit import JIT_OPTIONS  # noqa: E402
 
 __all__ = [
     "InterfaceStabilityProblem",
@@ -64,6 +65,8 @@ __all__ = [
     "flat_interface_shift",
 ]
 
+# The stability problems are small 2D ones, solved many times: MUMPS LU (issue 12: direct only for
+# small 2D problems; 3D elasticity uses CG + GAMG, solver/mechanics.py).
 _MUMPS = {
     "ksp_type": "preonly",
     "pc_type": "lu",
@@ -255,7 +258,7 @@ class InterfaceStabilityProblem:
         L = ufl.inner(f, w) * ufl.dx
         self._prefix = f"licoat_stability_{uuid.uuid4().hex[:12]}_"
         self.problem = dolfinx.fem.petsc.LinearProblem(
-            a, L, bcs=bcs, petsc_options_prefix=self._prefix, petsc_options=dict(_MUMPS)
+            a, L, bcs=bcs, petsc_options_prefix=self._prefix, petsc_options=dict(_MUMPS), jit_options=JIT_OPTIONS
         )
         self.uh = self.problem.u
 
@@ -689,7 +692,8 @@ def flat_interface_stresses(
     a = ufl.inner(el.sigma(u, G, nu), el.epsilon(w)) * ufl.dx
     L = ufl.inner(-p_hat * nrm, w) * ds(1)
     problem = dolfinx.fem.petsc.LinearProblem(
-        a, L, bcs=bcs, petsc_options_prefix=f"licoat_flat_{uuid.uuid4().hex[:12]}_", petsc_options=dict(_MUMPS)
+        a, L, bcs=bcs, petsc_options_prefix=f"licoat_flat_{uuid.uuid4().hex[:12]}_", petsc_options=dict(_MUMPS),
+        jit_options=JIT_OPTIONS,
     )
     uh = problem.solve()
     reason = problem.solver.getConvergedReason()
