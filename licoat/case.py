@@ -482,6 +482,8 @@ def resolved_dict(case: Case) -> dict:
     def clean(d):
         if isinstance(d, dict):
             return {k: clean(v) for k, v in d.items() if v is not None}
+        if isinstance(d, list):  # e.g. [[operation.step]] tables
+            return [clean(v) for v in d]
         return d
 
     return clean(case.model_dump())

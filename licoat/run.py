@@ -321,6 +321,8 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
         cell.solve()
     m = sanity.check_state(cell, case, coating=coat, transient=transient)  # physical state, else SolverError
     applied = case.operation.current_density
+    if applied is not None and transient:  # the current of the last protocol step
+        applied = applied * float(cell.load.value)
     if applied is None or case.operation.mode == "potentiostatic":  # the current the voltage drew
         applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / footprint
     summary = {

@@ -142,8 +142,8 @@ def host_uniformity(cell, n_bins: int = 10, host_thickness: float | None = None)
         g_total += a_n * _didEta(kin, eta_mean, f, cf)
         a_total += a_n
     dEta_di = a_total / g_total if g_total != 0 else float("inf")  # [Ohm m^2]
-    if thin and cell.coat is not None:
-        dEta_di += cell.coat.area_specific_resistance
+    if thin:  # the thin stack's series ASR (CellProblem.stack_asr)
+        dEta_di += getattr(cell, "stack_asr", 0.0)
     if not flat or H is not None:
         L_ref = float(H) if H is not None else s_hi - s_lo
     else:

@@ -173,11 +173,11 @@ def check_current_balance(cell, case, metrics: dict, coating=None) -> None:
     total = p["current_density_mean_A_m2"] * p["area_m2"]
     o = case.operation
     if o.mode == "galvanostatic":
-        applied = o.current_density * cell.footprint
+        applied = o.current_density * float(cell.load.value) * cell.footprint  # load: a protocol step's share
         if not abs(total - applied) <= BALANCE_RTOL * abs(applied):
             raise _solver_error(
                 f"current balance violated: plating current {total / cell.footprint:.6g} A/m^2 (per footprint) "
-                f"against the applied {o.current_density:.6g} A/m^2 (relative tolerance {BALANCE_RTOL:g})")
+                f"against the applied {applied / cell.footprint:.6g} A/m^2 (relative tolerance {BALANCE_RTOL:g})")
     if coating is not None and coating.model == "resolved" and coating.ionic_conductivity > 0:
         j = p["current_density_mean_A_m2"] * (1.0 - p.get("above_coating_fraction", 0.0))
         j_film = -metrics["overpotentials_V"]["coating_ohmic"] / coating.area_specific_resistance

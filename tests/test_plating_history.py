@@ -1,0 +1,213 @@
+"""Plating history (issue 9, solver/surface_state.py): coverage, first-plating dip, conversion films, mass
+balance, protocols and their input rules.
+
+Nucleation model (Ely & García, J. Electrochem. Soc. 160 (2013) A662; Pei et al., Nano Lett. 17 (2017) 1132;
+physics.md §5, §12): dθ/dt = (1 − θ)(ν0 a(η) + k θ), a(η) = 1/(1 + exp((η + η_nuc)/w)), k = j_Li/q_c,
+i_Li = [θ + (1 − θ) a(η)] i_BV; η_nuc = 129.5 mV for bare Cu (Oyakhire et al., Adv. Energy Mater. 10 (2020)
+2002736, as quoted in the review). The electrolyte in the solver-level tests is made so conductive and fast
+that the surface is uniformly polarised (η = V to 1e-5 V) and the closed forms apply.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+from scipy.optimize import brentq
+
+from helpers import constant_electrolyte, planar
+from licoat.cli import main
+from licoat.constants import FARADAY, GAS_CONSTANT
+from licoat.solver.electrochemistry import SteadyCell
+from licoat.solver.properties import Coating, Kinetics, Operation
+from licoat.solver.surface_state import SurfaceModel, activation, coverage_closed_form, of
+from licoat.solver.transient import TransientOptions, integrate
+
+T = 298.15
+F_RT = FARADAY / (GAS_CONSTANT * T)
+I0 = 10.0  # A/m^2
+V_M = 1.30e-5
+CU = 0.1295  # V, bare Cu (review)
+
+
+def foil(model: SurfaceModel, op: Operation, coating=None):
+    comm = MPI.COMM_WORLD
+    tm = planar(comm, width=4e-6, L=20e-6, h=5e-6, t=coating.thickness if coating else 0.0,
+                model="thin" if coating else "resolved")
+    kin = Kinetics(I0, 0.5, 0.5, 0.0, nucleation_overpotential=model.nucleation_overpotential)
+    surfaces = tm.plating_surfaces()
+    return SteadyCell(comm, tm, constant_electrolyte(kappa=1e4, diffusivity=1e-3), kin, op, coating=coating,
+                      length_scale=20e-6, transient=True, surface_models={s: model for s in surfaces},
+                      surface_kinetics={s: kin for s in surfaces})
+
+
+def surface_mean(cell, f):
+    st = of(cell)
+    dofs = st.dofs[cell.surfaces[0]]
+    own = dofs[dofs < f.function_space.dofmap.index_map.size_local]
+    return cell.comm.allreduce(float(f.x.array[own].sum()), op=MPI.SUM) / cell.comm.allreduce(own.size, op=MPI.SUM)
+
+
+def test_coverage_closed_form_uniform_polarisation():
+    """Potentiostatic bare Cu at η = −0.13 V: θ(t) follows the Riccati closed form 1/(1 − θ) = k/(ν+k) +
+    (1 − k/(ν+k)) e^{(ν+k)t} with ν = ν0 a(η), k = j/q_c, j = i0 (e^{α_c f|η|} − e^{−α_a f|η|})."""
+    eta = -0.13
+    model = SurfaceModel(nucleation_overpotential=CU, nucleation_rate=0.01, coalescence_thickness=100e-9)
+    cell = foil(model, Operation("potentiostatic", None, eta, T))
+    st = of(cell)
+    got = []
+    res = integrate(cell, TransientOptions(duration=60.0, dt_initial=0.05, dt_max=2.0),
+                    on_step=lambda t, r: got.append((t, surface_mean(cell, st.theta))))
+    j = I0 * (np.exp(0.5 * F_RT * -eta) - np.exp(-0.5 * F_RT * -eta))
+    t, theta = np.array(got).T
+    exact = coverage_closed_form(t, eta, j, model)
+    assert exact[-1] > 0.5 and exact[0] < 0.01  # the run covers the rise
+    assert np.max(np.abs(theta - exact)) < 1e-4
+    assert res.steps == len(t)
+
+
+def test_first_plating_on_bare_cu_dip_then_plateau():
+    """Galvanostatic 1 mA/cm² on bare Cu: the voltage starts at its minimum, where the bare surface carries the
+    current through nucleation alone, a(η)|i_cath(η)| = i (θ ≈ 0): η_min = −η_nuc + w ln(|i_cath|/i − 1),
+    2–3 w short of η_nuc (the model's tolerance: the activation width), and relaxes to the Li-on-Li plateau
+    η = −(2RT/F) asinh(i/(2 i0)) once the nuclei have grown over the surface."""
+    i = 10.0
+    model = SurfaceModel(nucleation_overpotential=CU, nucleation_rate=1.0, coalescence_thickness=10e-9)
+    cell = foil(model, Operation("galvanostatic", i, None, T))
+    res = integrate(cell, TransientOptions(duration=200.0, dt_initial=1e-3, dt_max=10.0))
+    V = np.array([r["cell_voltage_V"] for r in res.series])
+
+    def bare(e):  # nucleation-limited plating current on the bare surface, cathodic part only
+        return activation(e, CU, 5e-3) * I0 * np.exp(-0.5 * F_RT * e) - i
+
+    eta_min = brentq(bare, -0.2, -0.05)
+    assert -CU < eta_min < -CU + 5 * 5e-3
+    assert V.min() == pytest.approx(eta_min, abs=1e-3)
+    assert np.argmin(V) <= 2  # the dip is at the start ...
+    plateau = -2 / F_RT * np.arcsinh(i / (2 * I0))
+    assert V[-1] == pytest.approx(plateau, abs=1e-3)  # ... then the plateau
+    assert surface_mean(cell, of(cell).theta) > 0.99
+    # the voltage recovers monotonically between the two (no barrier once covered)
+    assert np.all(np.diff(V) >= -1e-6)
+
+
+@pytest.mark.parametrize("sigma_e", [100.0, 0.0])
+def test_conversion_film_fills_before_li_plates(sigma_e):
+    """A lithiophilic film of capacity Q [C/m²] on flat Cu at constant current i: the conversion carries the
+    current above 0 V vs Li until the film is converted, at t = Q/i (within 1 %), then Li plates; the plated
+    Li charge is i (t − Q/i). Electronically conducting film (reacts on its electrolyte side) and a film that
+    blocks electrons (reacts at the metal)."""
+    i, Q = 10.0, 2.0e10 * 30e-9  # ZnO: 3 F per 14.5 cm^3/mol (materials/data/ZnO.toml), 30 nm
+    model = SurfaceModel(nucleation_overpotential=0.0, nucleation_rate=1.0, conversion_capacity=Q,
+                         conversion_potential_high=0.5, conversion_potential_low=0.2)
+    coat = Coating("ZnO", 30e-9, 1e-3, model="thin", electronic_conductivity=sigma_e)
+    cell = foil(model, Operation("galvanostatic", i, None, T), coating=coat)
+    st = of(cell)
+    rec = []
+    res = integrate(cell, TransientOptions(duration=90.0, dt_initial=1e-2, dt_max=5.0),
+                    on_step=lambda t, r: rec.append((t, r["cell_voltage_V"], surface_mean(cell, st.q),
+                                                     surface_mean(cell, st.X))))
+    t, V, q, X = np.array(rec).T
+    t_conv = Q / i
+    during, after = t < 0.98 * t_conv, t > 1.02 * t_conv
+    assert np.all(V[during] > 0.05) and np.all(q[during] < 1e-3 * Q)  # no Li metal during the conversion
+    assert np.all(V[after] < 0.0)  # Li plates afterwards
+    assert X[-1] > 0.999
+    t_end = t[-1] - q[-1] / i  # Li-metal charge extrapolated back to zero
+    assert t_end == pytest.approx(t_conv, rel=0.01)
+    assert res.series[-1]["current_density_mean_A_m2"] == pytest.approx(i, rel=1e-8)
+
+
+def test_mass_balance_and_deposit_statistics_sinusoid(tmp_path):
+    """A run of the CLI on a bare-Li sinusoid: plated volume = V_M ∫ I dt / F within 0.1 % (2D: per metre),
+    the deposit is rougher than its mean (current focusing on the peaks), timeseries/VTX carry the history."""
+    case = tmp_path / "s.toml"
+    case.write_text("""
+[geometry]
+kind = "sinusoid"
+width = "10 um"
+amplitude = "1 um"
+wavelength = "10 um"
+electrolyte_thickness = "20 um"
+anode_thickness = "5 um"
+mesh_size = "2 um"
+interface_mesh_size = "0.5 um"
+[operation]
+current_density = "2 mA/cm^2"
+capacity = "0.2 mAh/cm^2"
+""")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    d = s["deposit"]
+    charge = 20.0 * 10e-6 * 0.2 * 3.6e4 / 20.0  # i * footprint * t  [C per m of depth]
+    assert d["plated_volume_m3"] == pytest.approx(V_M * charge / FARADAY, rel=1e-3)
+    assert d["thickness_mean_m"] * 10e-6 < d["plated_volume_m3"]  # spread over more than the footprint
+    assert d["nucleated_fraction"] == 1.0  # Li is already there
+    assert d["thickness_max_over_mean"] > 1.0 and d["thickness_rms_m"] > 0
+    assert d["roughness_growth_rate_1_s"] is not None
+    header = (out / "timeseries.csv").read_text().splitlines()[0].split(",")
+    for key in ("thickness_mean_m", "thickness_rms_m", "thickness_max_over_mean", "plated_volume_m3",
+                "nucleated_fraction", "interface_height_rms_m"):
+        assert key in header
+    assert (out / "fields" / "solution.bp").exists()
+
+
+def test_protocol_plate_rest_strip_returns_the_charge(tmp_path):
+    """[[operation.step]]: plate 0.02 mAh/cm², rest, strip 0.02 mAh/cm² on planar Li: the plated charge returns to
+    zero (to the solver tolerance), the rest carries no current, the voltage changes sign on stripping."""
+    case = tmp_path / "p.toml"
+    case.write_text("""
+[geometry]
+kind = "planar"
+width = "5 um"
+electrolyte_thickness = "20 um"
+anode_thickness = "5 um"
+mesh_size = "5 um"
+[[operation.step]]
+current_density = "1 mA/cm^2"
+capacity = "0.02 mAh/cm^2"
+[[operation.step]]
+rest = "10 s"
+[[operation.step]]
+current_density = "-1 mA/cm^2"
+capacity = "0.02 mAh/cm^2"
+""")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["duration_s"] == pytest.approx(72 + 10 + 72)
+    assert s["applied_current_density_A_m2"] == pytest.approx(-10.0)
+    assert abs(s["deposit"]["thickness_mean_m"]) < 1e-9 * V_M * 3600 / FARADAY
+    import csv
+
+    rows = list(csv.DictReader((out / "timeseries.csv").open()))
+    steps = {int(r["protocol_step"]) for r in rows}
+    assert steps == {0, 1, 2}
+    rest = [r for r in rows if r["protocol_step"] == "1"]
+    assert all(abs(float(r["current_density_mean_A_m2"])) < 1e-8 for r in rest)
+    assert float(rows[0]["cell_voltage_V"]) < 0 < float(rows[-1]["cell_voltage_V"])
+
+
+BAD = [
+    ("[[operation.step]]\ncurrent_density = '1 mA/cm^2'\n", "operation.step[0]", "duration"),
+    ("[[operation.step]]\ncurrent_density = '1 mA/cm^2'\nduration = '1 s'\ncapacity = '1 mAh/cm^2'\n",
+     "operation.step[0]", "both"),
+    ("[[operation.step]]\nrest = '1 s'\ncurrent_density = '1 mA/cm^2'\n", "operation.step[0]", "rest"),
+    ("[[operation.step]]\ncurrent_density = '1 mA/cm^2'\ncapacity = '0.1 mAh/cm^2'\n[[operation.step]]\n"
+     "current_density = '-1 mA/cm^2'\ncapacity = '1.2 mAh/cm^2'\n", "operation.step[1].capacity", "holds"),
+    ("[operation]\ncurrent_density = '-1 mA/cm^2'\ncapacity = '2 mAh/cm^2'\n", "operation.capacity", "holds"),
+]
+
+
+@pytest.mark.parametrize("table, key, word", BAD, ids=[b[1] + ":" + b[2] for b in BAD])
+def test_bad_protocol_exits_2_naming_the_key(table, key, word, tmp_path, capsys):
+    """A step with neither duration nor capacity, both, a rest with a current, stripping more Li than the
+    anode holds (5 µm of Li = 1.03 mAh/cm²): exit 2, the key path in the message, nothing written."""
+    case = tmp_path / "bad.toml"
+    case.write_text("[geometry]\nkind = 'planar'\nanode_thickness = '5 um'\n" + table)
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert key in err and word in err
+    assert not out.exists() and not (tmp_path / "out.partial").exists()
