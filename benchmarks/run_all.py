@@ -1,11 +1,148 @@
-"""Run every benchmark script in this folder; each writes its figures to benchmarks/results/."""
+"""``make bench`` (issue 12, item 5): performance table of licoat against the P1 Poisson reference.
 
+Cases, each at two mesh sizes, each on 1 and 2 ranks (``benchmarks/bench_case.py`` per point):
+the default case (2D), a 3D planar cell (bare Li), a 3D fibre host and a 3D foam. Per point: DOFs,
+meshing (the 1-rank run meshes; the 2-rank run reads the cache), mesh I/O (reading the XDMF/HDF5
+cache entry), Jacobian assembly and linear solve per Newton step, Krylov iterations per Newton step,
+peak memory per rank, and the P1 Poisson CG + GAMG solve at the same DOFs in the same process.
+Targets (issue 12): Newton step <= 1.5x Poisson, Jacobian assembly <= 0.3x the linear solve, mesh load
+<= 5 % of the run, 1 -> 2 ranks solve efficiency >= 80 %. Ratios only; nothing asserts.
+
+Writes ``benchmarks/results.json`` and ``benchmarks/results.md``. Sizes are moderate (about 10-20
+minutes on 2 cores); ``--big`` adds the issue's sizes (3D planar 20 x 20 x 50 um at 0.5 um, a ~1 M DOF
+fibre host); ``--quick`` runs only the coarse default and 3D planar points (a smoke test);
+``--scripts`` also runs every other benchmark script in this folder afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-here = Path(__file__).resolve().parent
-for script in sorted(here.glob("*.py")):
-    if script.name != "run_all.py":
-        print(f"== {script.name}", flush=True)
-        subprocess.run([sys.executable, str(script)], check=False)
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+TIMEOUT_S = 3600
+
+PLANAR3D = ["geometry.dim=3", "geometry.width=10 um", "geometry.depth=10 um", "geometry.electrolyte_thickness=20 um",
+            "coating.material=none", "coating.thickness=0 nm"]
+# (name, case file, {size label: overrides})
+POINTS = [
+    ("default 2D", "cases/default.toml", {
+        "h = 1 um": [],
+        "h = 0.5 um": ["geometry.mesh_size=0.5 um"]}),
+    ("planar 3D", "cases/default.toml", {
+        "h = 1 um": PLANAR3D + ["geometry.mesh_size=1 um"],
+        "h = 0.5 um": PLANAR3D + ["geometry.mesh_size=0.5 um"]}),
+    ("fibre host 3D", "cases/fibers.toml", {
+        "h = 2 um": [],
+        "h = 1.5 um": ["geometry.mesh_size=1.5 um", "geometry.interface_mesh_size=0.4 um"]}),
+    ("foam 3D", "cases/foam.toml", {
+        "h = 1.5 um": ["geometry.mesh_size=1.5 um", "geometry.interface_mesh_size=0.6 um"],
+        "h = 1 um": []}),
+]
+BIG = [
+    ("planar 3D (issue size)", "cases/default.toml", {
+        "20x20x50 um, h = 0.5 um": ["geometry.dim=3", "geometry.width=20 um", "geometry.depth=20 um",
+                                    "geometry.electrolyte_thickness=50 um", "coating.material=none", "coating.thickness=0 nm",
+                                    "geometry.mesh_size=0.5 um"]}),
+    ("fibre host 3D (~1 M DOFs)", "cases/fibers.toml", {
+        "h = 0.6 um": ["geometry.mesh_size=0.6 um", "geometry.interface_mesh_size=0.15 um", "output.fields=false"]}),
+]
+
+
+def run_point(case, overrides, ranks, cache):
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    cmd = [sys.executable, str(HERE / "bench_case.py"), case, out, cache]
+    for o in overrides:
+        cmd += ["--set", o]
+    if ranks > 1:
+        cmd = [str(BIN / "mpiexec"), "-n", str(ranks)] + cmd
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
+    if p.returncode != 0:
+        return {"error": (p.stderr or p.stdout)[-2000:], "returncode": p.returncode,
+                "wall_s": time.perf_counter() - t0}
+    row = json.loads(Path(out).read_text())
+    os.unlink(out)
+    return row
+
+
+def fmt(x, spec=".3g"):
+    return "–" if x is None else format(x, spec)
+
+
+def table(rows) -> str:
+    head = ("| case | size | ranks | DOFs | meshing s | mesh I/O s | mesh read / run | Jacobian s/Newton | "
+            "linear solve s/Newton | Krylov its/Newton | Newton step s | Poisson s (its) | Newton / Poisson | "
+            "Jacobian / linear | peak MiB/rank | solve efficiency 1->2 |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['name']} | {r['size']} | {r['ranks']} | failed: {r['error'].splitlines()[-1][:80]} |")
+            continue
+        t = r["timing"]
+        run_s = r["wall_s"]
+        read = r.get("mesh_read_s")
+        lines.append(
+            f"| {r['name']} | {r['size']} | {r['ranks']} | {r['dofs']} | {fmt(r.get('meshing_s'))} | "
+            f"{fmt(t.get('mesh_io_s'))} | {fmt(read / run_s if read else None, '.1%')} | "
+            f"{fmt(r['jacobian_per_newton_s'])} | {fmt(r['linear_solve_per_newton_s'])} | "
+            f"{fmt(r['krylov_per_newton'], '.1f')} | {fmt(r['newton_step_s'])} | "
+            f"{fmt(r['poisson']['total_s'])} ({r['poisson']['iterations']}) | {fmt(r['newton_step_over_poisson'], '.2f')} | "
+            f"{fmt(r['jacobian_over_linear_solve'], '.2f')} | {fmt(r['peak_rss_mib'], '.0f')} | "
+            f"{fmt(r.get('solve_efficiency'), '.0%')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    points = POINTS + (BIG if "--big" in argv else [])
+    if "--quick" in argv:
+        points = [(n, c, dict(list(s.items())[:1])) for n, c, s in POINTS[:2]]
+    rows = []
+    t_all = time.perf_counter()
+    for name, case, sizes in points:
+        for size, overrides in sizes.items():
+            with tempfile.TemporaryDirectory(prefix="licoat-bench-cache-") as cache:
+                serial = None
+                for ranks in (1, 2):
+                    print(f"== {name}, {size}, {ranks} rank(s)", flush=True)
+                    try:
+                        r = run_point(case, overrides, ranks, cache)
+                    except subprocess.TimeoutExpired:
+                        r = {"error": f"timed out after {TIMEOUT_S} s"}
+                    r.update(name=name, size=size, ranks=ranks)
+                    if "error" not in r:
+                        if ranks == 1:
+                            serial = r
+                        elif serial is not None:
+                            r["solve_efficiency"] = serial["newton_step_s"] / (2 * r["newton_step_s"])
+                        print(f"   {r['dofs']} DOFs, Newton step {r['newton_step_s']:.3g} s = "
+                              f"{r['newton_step_over_poisson']:.2f} x Poisson, wall {r['wall_s']:.1f} s", flush=True)
+                    else:
+                        print("   failed:", r["error"].splitlines()[-1] if r["error"] else "", flush=True)
+                    rows.append(r)
+    doc = {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()}, "total_s": time.perf_counter() - t_all,
+           "rows": rows}
+    (HERE / "results.json").write_text(json.dumps(doc, indent=2, default=float) + "\n")
+    md = ["# licoat benchmarks (`make bench`, benchmarks/run_all.py)", "",
+          f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}; total {doc['total_s']:.0f} s. "
+          "Per-Newton times from PETSc log events; 'mesh read / run' is reading the cache entry over the run's "
+          "wall time; solve efficiency = Newton step (1 rank) / (2 x Newton step (2 ranks)).", "", table(rows)]
+    (HERE / "results.md").write_text("\n".join(md))
+    print(table(rows))
+    if "--scripts" in argv:
+        for script in sorted(HERE.glob("*.py")):
+            if script.name not in ("run_all.py", "bench_case.py"):
+                print(f"== {script.name}", flush=True)
+                subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
