@@ -110,6 +110,9 @@ def defect_layout(case: Case) -> dict:
 
     d = case.coating.defects
     g = case.geometry
+    if g.kind != "planar":
+        raise ValueError(f"coating.defects: available for geometry.kind = 'planar' (got '{g.kind}'); "
+                         "curved and host geometries have no defect generator yet")
     lay = layout(d.model_dump(), g.width, g.depth or g.width, g.dim)
     lay["cells"] = d.cells
     return lay
