@@ -130,7 +130,9 @@ def build(comm, p: dict):
         f.setAsBackgroundMesh(bg)
         gmsh.option.setNumber("Mesh.MeshSizeMin", h_corner)
         model.mesh.generate(2)
-        return {}
+        # the metal is not meshed unless with_metal: the generator states the sides of its surfaces
+        metal_of = {"host_electrolyte": "host", "collector_electrolyte": "collector", "anode_electrolyte": "anode"}
+        return {"interface_sides": {n: [metal_of[n], "electrolyte"] for n in facets if n in metal_of}}
 
     info = dict(kind="comb", coating_thickness=0.0, coating_model="bare", host_thickness=p["fin_height"],
                 fin_top_label=label, cell=[W / um, 0.0], analytic=analytic(p))

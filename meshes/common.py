@@ -251,7 +251,12 @@ def to_dolfinx(comm: MPI.Comm, build, gdim: int, **info) -> TaggedMesh:
     mesh = data.mesh
     mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
     roles = info.pop("region_roles", None) or default_region_roles(groups, mesh.topology.dim)
+    declared = info.pop("interface_sides", {})  # sides of surfaces whose other region is not meshed
+    for name in SOLIDS:  # a metal that is not meshed is still a metal
+        roles.setdefault(name, {"role": "metal", "layer": 0})
     info["topology"] = record_topology(mesh, data.cell_tags, data.facet_tags, groups, roles)
+    for name, sides in declared.items():
+        info["topology"]["interfaces"][name] = {"sides": list(sides)}
     return TaggedMesh(mesh, data.cell_tags, data.facet_tags, groups, info)
 
 
