@@ -202,6 +202,8 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
     """Solve the case on ``tm`` (steady, or transient when a duration/capacity is given; transient
     runs write their field time series into ``fields_dir`` and, with ``[output] checkpoint_every``,
     checkpoints into ``checkpoint_dir``; ``restart`` is a loaded checkpoint). Returns the summary dict."""
+    from mpi4py import MPI
+
     from licoat import setup
     from licoat.solver.electrochemistry import SolverOptions, SteadyCell
 
@@ -347,6 +349,9 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
             "output_s": 0.0,
             "newton_iterations": m["newton_iterations"],
             "linear_iterations": m["linear_iterations"],
+            # summed over Newton steps, max over ranks (PETSc log events)
+            "assembly_s": comm.allreduce(cell.assembly_s, op=MPI.MAX),
+            "linear_solve_s": comm.allreduce(cell.linear_solve_s, op=MPI.MAX),
         },
     }
     if transient:

@@ -56,6 +56,19 @@ SNES_REASONS = {
 DIRECT = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
 
 
+_EVENTS = ("SNESFunctionEval", "SNESJacobianEval", "KSPSolve")
+
+
+def _event_times() -> list[float]:
+    """Cumulative times of PETSc's residual, Jacobian and linear-solve log events on this rank [s]."""
+    from petsc4py import PETSc
+
+    if not getattr(_event_times, "started", False):
+        PETSc.Log.begin()  # cheap; needed for the event timers
+        _event_times.started = True
+    return [PETSc.Log.Event(name).getPerfInfo()["time"] for name in _EVENTS]
+
+
 def volume_quadrature_degree(degree: int) -> int:
     """Quadrature degree of every volume integral for P_degree fields (see CellProblem.__init__)."""
     return 2 * degree
@@ -167,6 +180,8 @@ class CellProblem:
         self.newton_iterations = 0
         self.linear_iterations = 0
         self.solve_s = 0.0
+        self.assembly_s = 0.0  # residual + Jacobian assembly, summed over Newton steps [s]
+        self.linear_solve_s = 0.0  # KSP solves, summed [s]
 
     # -------------------------------------------------------------- published physics
     @property
@@ -418,10 +433,15 @@ class CellProblem:
     def newton(self, problem=None):
         """One SNES solve from the current state; returns (converged, reason)."""
         problem = problem or self.build()
+        before = _event_times()
         try:
             problem.solve()
         except Exception as exc:  # PETSc errors surface as exceptions in some configurations
             return False, f"exception {str(exc).splitlines()[0]}"
+        finally:  # time in residual + Jacobian assembly and in the linear solves (PETSc log events)
+            after = _event_times()
+            self.assembly_s += (after[0] - before[0]) + (after[1] - before[1])
+            self.linear_solve_s += after[2] - before[2]
         snes = problem.solver
         reason = snes.getConvergedReason()
         self.newton_iterations += snes.getIterationNumber()
