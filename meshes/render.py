@@ -59,8 +59,8 @@ def _thin_coating_lines(tm: TaggedMesh):
     import dolfinx.mesh
     import pyvista
 
-    names = [n for n, (d, _) in tm.groups.items() if d == tm.dim - 1 and n.endswith("_coating")]
-    if not names or "coating" in tm.groups:
+    names = [n for n, (d, _) in tm.groups.items() if d == tm.dim - 1 and tm.has_film(n)]  # recorded by the mesher
+    if not names or tm.coating_layers():
         return None
     facets = tm.facets(*names)
     if len(facets) == 0:
