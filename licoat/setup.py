@@ -90,16 +90,21 @@ def coating(case: Case) -> CoatingStack | None:
             model=layer_model(case, sec),
             electronic_conductivity=_prop(sec, m, "electronic_conductivity", 0.0) or 0.0,
         ))
-    if layers and case.coating.defects is not None and layers[0].model == "thin":
-        # thin film with defects: ASR t/kappa_c over the film, f t/kappa_e + (1 - f) t/kappa_c over the defects
+    het = case.coating.heterogeneity
+    if layers and (case.coating.defects is not None or het is not None) and layers[0].model == "thin":
+        # thin film with defects: ASR t/kappa_c over the film, f t/kappa_e + (1 - f) t/kappa_c over the defects;
+        # heterogeneous: t/(kappa_c k(x)) with a log-normal random factor k (meshes.defects.lognormal_factor)
         from dataclasses import replace
 
-        from licoat.meshes.defects import asr_field, defect_asr
+        from licoat.meshes.defects import asr_field, defect_asr, lognormal_factor
 
-        lay, film = defect_layout(case), layers[0]
-        el = electrolyte(case)
-        hole = defect_asr(lay, film.thickness, film.ionic_conductivity, el.conductivity.at(el.concentration))
-        layers[0] = replace(film, asr_field=asr_field(lay, film.area_specific_resistance, hole))
+        film, lay, hole = layers[0], None, None
+        if case.coating.defects is not None:
+            lay = defect_layout(case)
+            el = electrolyte(case)
+            hole = defect_asr(lay, film.thickness, film.ionic_conductivity, el.conductivity.at(el.concentration))
+        factor = lognormal_factor(het.model_dump(), case.geometry.dim) if het is not None else None
+        layers[0] = replace(film, asr_field=asr_field(lay, film.area_specific_resistance, hole, film_factor=factor))
     return CoatingStack(tuple(layers)) if layers else None
 
 
@@ -199,7 +204,8 @@ def surface_models(case: Case, tm) -> dict:
             continue
         m = load_material(case.host.material) if metal == "host" else \
             load_material(case.anode.material if metal == "anode" else "Cu")
-        section = case.host if metal == "host" else (case.anode if metal == "anode" else None)
+        same_metal = metal == "collector" and m.name == load_material(case.host.material).name  # Cu on Cu
+        section = case.host if metal == "host" or same_metal else (case.anode if metal == "anode" else None)
         nu0 = _prop(section, m, "nucleation_rate", 1.0) if section is not None else m.get("nucleation_rate", 1.0)
         conv = {}
         if tm.coated(name) and coat is not None and coat.has("conversion_capacity"):
