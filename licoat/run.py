@@ -7,6 +7,7 @@ succeeded, so a failed or invalid run leaves no half-written results behind.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 import json
 import logging
 import shutil
@@ -197,136 +198,180 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
     return summary
 
 
+@dataclass
+class CellInputs:
+    """What the glue makes of a case for the electrochemical problem (SI objects), and a factory for it."""
+
+    comm: object
+    case: Case
+    tm: object
+    electrolyte: object
+    coating: object
+    kinetics: object
+    counter_kinetics: object
+    operation: object
+    options: object
+    footprint: float
+
+    @classmethod
+    def of(cls, comm, case: Case, tm) -> "CellInputs":
+        from licoat import setup
+        from licoat.solver.electrochemistry import SolverOptions
+
+        s = case.solver
+        # auto: MUMPS LU in 2D, GMRES + field split with algebraic multigrid in 3D
+        linear = s.linear_solver if s.linear_solver != "auto" else ("iterative" if tm.dim == 3 else "direct")
+        opts = SolverOptions(rtol=s.rtol, atol=s.atol, max_iterations=s.max_iterations, linear_solver=linear,
+                             petsc_options=dict(s.petsc_options))
+        g = case.geometry
+        coat = setup.coating(case)
+        return cls(comm, case, tm, setup.electrolyte(case), coat, setup.kinetics(case, bare=coat is None),
+                   setup.kinetics(case, bare=True), setup.operation(case), opts,
+                   g.width if g.dim == 2 else g.width * (g.depth or g.width))
+
+    def cell(self, coating="case", **kw):
+        """The case's cell problem (``coating`` replaces the case's coating, e.g. for a reference run)."""
+        from licoat import setup
+        from licoat.solver.electrochemistry import SteadyCell
+
+        coat = self.coating if coating == "case" else coating
+        kin = self.kinetics if coating == "case" else setup.kinetics(self.case, bare=coat is None)
+        kw.setdefault("metal_conductivity", setup.metal_conductivity(self.case, self.tm))
+        return SteadyCell(self.comm, self.tm, self.electrolyte, kin, self.operation, coating=coat,
+                          counter_kinetics=self.counter_kinetics, options=self.options, footprint_area=self.footprint,
+                          length_scale=self.case.geometry.electrolyte_thickness,
+                          surface_kinetics=setup.surface_kinetics(self.case, self.tm), **kw)
+
+
 def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: dict | None = None,
-                 checkpoint_dir: Path | None = None) -> dict:
+                 checkpoint_dir: Path | None = None) -> RunResult:
     """Solve the case on ``tm`` (steady, or transient when a duration/capacity is given; transient
     runs write their field time series into ``fields_dir`` and, with ``[output] checkpoint_every``,
-    checkpoints into ``checkpoint_dir``; ``restart`` is a loaded checkpoint). Returns the summary dict."""
-    from mpi4py import MPI
-
-    from licoat import setup
-    from licoat.solver.electrochemistry import SolverOptions, SteadyCell
+    checkpoints into ``checkpoint_dir``; ``restart`` is a loaded checkpoint). Returns the RunResult."""
+    from licoat import protocol, setup
+    from licoat.solver import sanity
+    from licoat.solver.defect_metrics import check_film
 
     t0 = time.perf_counter()
-    el = setup.electrolyte(case)
-    coat = setup.coating(case)
-    kin = setup.kinetics(case, bare=coat is None)
-    counter = setup.kinetics(case, bare=True)
-    op = setup.operation(case)
-    s = case.solver
-    # auto: MUMPS LU in 2D, GMRES + field split with algebraic multigrid in 3D
-    linear = s.linear_solver if s.linear_solver != "auto" else ("iterative" if tm.dim == 3 else "direct")
-    opts = SolverOptions(rtol=s.rtol, atol=s.atol, max_iterations=s.max_iterations, linear_solver=linear,
-                         petsc_options=dict(s.petsc_options))
-    g = case.geometry
-    footprint = g.width if g.dim == 2 else g.width * (g.depth or g.width)
-    from licoat import protocol
-
+    inputs = CellInputs.of(comm, case, tm)
     prot = protocol.steps(case)  # [[operation.step]] or the single-step [operation]; None: steady
     duration = sum(st.duration for st in prot) if prot else None
     transient = duration is not None
-    from licoat.solver import sanity
-
     sanity.check_limiting_current(case, transient)  # no steady state at or above the transport limit
     if not transient and (restart is not None or case.output.checkpoint_every is not None):
         raise ValueError("output.checkpoint_every and --restart need a transient run (operation.duration or "
                          "operation.capacity)")
     mechanical, mech_summary = mechanical_coupling(comm, case, tm)
-    if mechanical is not None:
-        # the same case without the stress coupling, to report what the coupling changes
-        ref = SteadyCell(comm, tm, el, kin, op, coating=coat, counter_kinetics=counter, options=opts,
-                         footprint_area=footprint, length_scale=g.electrolyte_thickness,
-                         surface_kinetics=setup.surface_kinetics(case, tm),
-                         metal_conductivity=setup.metal_conductivity(case, tm))
-        p_ref = ref.solve().metrics()["plating"]
-        mech_summary["plating_without_coupling"] = p_ref
-    cell = SteadyCell(comm, tm, el, kin, op, coating=coat, counter_kinetics=counter, options=opts,
-                      footprint_area=footprint, length_scale=g.electrolyte_thickness, transient=transient,
-                      surface_kinetics=setup.surface_kinetics(case, tm),
-                      metal_conductivity=setup.metal_conductivity(case, tm),
-                      mechanical_potential=mechanical,
-                      surface_models=setup.surface_models(case, tm) if transient else None)
-    from licoat.solver.defect_metrics import check_film, defects_block
-
+    if mechanical is not None:  # the same case without the stress coupling, to report what it changes
+        mech_summary["plating_without_coupling"] = inputs.cell().solve().metrics()["plating"]
+    cell = inputs.cell(transient=transient, mechanical_potential=mechanical,
+                       surface_models=setup.surface_models(case, tm) if transient else None)
+    coat, op = inputs.coating, inputs.operation
     # a dense film that cannot carry the current: exit 2 (or warnings with coating.allow_impossible_film)
-    check_film(case, coat, el.conductivity.at(el.concentration), op.current_density * cell.footprint / cell.area_S
-               if op.current_density else 0.0)
+    check_film(case, coat, inputs.electrolyte.conductivity.at(inputs.electrolyte.concentration),
+               op.current_density * cell.footprint / cell.area_S if op.current_density else 0.0)
     setup_s = time.perf_counter() - t0
     log.info("problem: %s, coating %s%s", ", ".join(cell.surfaces), "none" if coat is None else f"{coat.name} ({coat.model})",
              f", transient over {duration:.4g} s" if transient else ", steady")
-    series, depletion = None, None
+    history = None
     if transient:
-        from licoat.solver.transient import TransientOptions, integrate
-
-        from licoat.solver.deposit_metrics import DepositMetrics
-        from licoat.solver.surface_state import of as surface_state
-
-        history = surface_state(cell)  # q, delta, theta on the plating surfaces (solver/surface_state.py)
-        deposit = DepositMetrics(cell, g.kind, g.host_thickness)
-        writer, fields, dep_fields, write_fields = None, None, None, None
-        if fields_dir is not None and case.output.fields:  # a field time series for ParaView
-            from dolfinx.io import VTXWriter
-
-            fields = cell.fields()
-            dep_fields = history.output_fields()
-            writer = VTXWriter(comm, str(fields_dir / "solution.bp"), list(fields.values()) + list(dep_fields.values()),
-                               engine="BP4")
-
-            def write_fields(t):
-                cell.fields(fields)
-                history.output_fields(dep_fields)
-                writer.write(t)
-
-        progress = protocol.Progress(comm, duration, cell.footprint)
-
-        def on_step(t, record):
-            record.update(deposit.step())  # deposit statistics per step (timeseries.csv)
-            if write_fields is not None:
-                write_fields(t)
-            progress.update(t, record)
-
-        start, saver = None, None  # checkpoint / restart (solver/checkpoint.py)
-        if restart is not None or case.output.checkpoint_every is not None:
-            from licoat.solver import checkpoint
-
-            if restart is not None:
-                start = checkpoint.restore(cell, restart)
-                log.info("restart from %s at t = %.6g s, step %d (written on %d rank(s))", restart["path"],
-                         start["t"], start["steps"], restart["ranks"])
-            if case.output.checkpoint_every is not None and checkpoint_dir is not None:
-                saver = checkpoint.Checkpointer(cell, case, checkpoint_dir, case.output.checkpoint_every, log)
-                if start is not None:
-                    saver.start_after(start)
-        if len(prot) > 1 and (saver is not None or start is not None):
-            raise ValueError("output.checkpoint_every / --restart: not available with [[operation.step]] protocols yet "
-                             "(the plating history and the protocol position are not checkpointed)")
-        ref = case.operation.current_density if case.operation.mode == "galvanostatic" else case.operation.voltage
-
-        def step_options(step_duration, t_end):
-            return TransientOptions(duration=t_end, dt_initial=min(1e-2, step_duration / 100), dt_max=step_duration / 20)
-
-        try:
-            with progress:
-                res = protocol.run(cell, prot, ref, integrate, step_options, on_step=on_step, log=log, start=start,
-                                   checkpoint=saver)
-        finally:
-            if writer is not None:
-                writer.close()
-        deposit_block = deposit.summary(res.series)
-        if fields is not None:  # the final plating distribution, for pictures (plating.png)
-            from licoat.plots import write_plating_surface
-
-            write_plating_surface(comm, cell, cell.fields(fields), fields_dir / "plating_surface.npz")
-        series, depletion = res.series, res.depletion_time_s
-        cell.solve_s = res.solve_s
+        history = run_transient(comm, case, cell, prot, duration, fields_dir, restart, checkpoint_dir)
     else:
         cell.solve()
     m = sanity.check_state(cell, case, coating=coat, transient=transient)  # physical state, else SolverError
+    summary = summary_of(comm, case, inputs, cell, m, setup_s, history)
+    add_physics_blocks(summary, inputs, cell, m, mech_summary, transient)
+    add_warnings(summary, case, inputs, history)
+    # transient runs with a fields directory have written their time series already
+    return RunResult(summary, cell=None if (transient and fields_dir is not None) else cell,
+                     series=history["series"] if history else None)
+
+
+def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, checkpoint_dir) -> dict:
+    """March the cell through the protocol: field time series, deposit statistics, checkpoints.
+    Returns {"series", "depletion", "deposit"}."""
+    from licoat import protocol
+    from licoat.solver.deposit_metrics import DepositMetrics
+    from licoat.solver.surface_state import of as surface_state
+    from licoat.solver.transient import TransientOptions, integrate
+
+    g = case.geometry
+    history = surface_state(cell)  # q, delta, theta on the plating surfaces (solver/surface_state.py)
+    deposit = DepositMetrics(cell, g.kind, g.host_thickness)
+    writer, fields, dep_fields, write_fields = None, None, None, None
+    if fields_dir is not None and case.output.fields:  # a field time series for ParaView
+        from dolfinx.io import VTXWriter
+
+        fields = cell.fields()
+        dep_fields = history.output_fields()
+        writer = VTXWriter(comm, str(fields_dir / "solution.bp"), list(fields.values()) + list(dep_fields.values()),
+                           engine="BP4")
+
+        def write_fields(t):
+            cell.fields(fields)
+            history.output_fields(dep_fields)
+            writer.write(t)
+
+    progress = protocol.Progress(comm, duration, cell.footprint)
+
+    def on_step(t, record):
+        record.update(deposit.step())  # deposit statistics per step (timeseries.csv)
+        if write_fields is not None:
+            write_fields(t)
+        progress.update(t, record)
+
+    start, saver = checkpointing(case, cell, restart, checkpoint_dir)
+    if len(prot) > 1 and (saver is not None or start is not None):
+        raise ValueError("output.checkpoint_every / --restart: not available with [[operation.step]] protocols yet "
+                         "(the plating history and the protocol position are not checkpointed)")
+    ref = case.operation.current_density if case.operation.mode == "galvanostatic" else case.operation.voltage
+
+    def step_options(step_duration, t_end):
+        return TransientOptions(duration=t_end, dt_initial=min(1e-2, step_duration / 100), dt_max=step_duration / 20)
+
+    try:
+        with progress:
+            res = protocol.run(cell, prot, ref, integrate, step_options, on_step=on_step, log=log, start=start,
+                               checkpoint=saver)
+    finally:
+        if writer is not None:
+            writer.close()
+    if fields is not None:  # the final plating distribution, for pictures (plating.png)
+        from licoat.plots import write_plating_surface
+
+        write_plating_surface(comm, cell, cell.fields(fields), fields_dir / "plating_surface.npz")
+    cell.solve_s = res.solve_s
+    return {"series": res.series, "depletion": res.depletion_time_s, "deposit": deposit.summary(res.series)}
+
+
+def checkpointing(case: Case, cell, restart, checkpoint_dir):
+    """(start state from ``restart`` or None, checkpoint writer or None) — solver/checkpoint.py."""
+    start, saver = None, None
+    if restart is None and case.output.checkpoint_every is None:
+        return start, saver
+    from licoat.solver import checkpoint
+
+    if restart is not None:
+        start = checkpoint.restore(cell, restart)
+        log.info("restart from %s at t = %.6g s, step %d (written on %d rank(s))", restart["path"],
+                 start["t"], start["steps"], restart["ranks"])
+    if case.output.checkpoint_every is not None and checkpoint_dir is not None:
+        saver = checkpoint.Checkpointer(cell, case, checkpoint_dir, case.output.checkpoint_every, log)
+        if start is not None:
+            saver.start_after(start)
+    return start, saver
+
+
+def summary_of(comm, case: Case, inputs: CellInputs, cell, m: dict, setup_s: float, history: dict | None) -> dict:
+    """The summary.json keys every run has (and the transient ones)."""
+    from mpi4py import MPI
+
+    coat = inputs.coating
     applied = case.operation.current_density
-    if applied is not None and transient:  # the current of the last protocol step
+    if applied is not None and history is not None:  # the current of the last protocol step
         applied = applied * float(cell.load.value)
     if applied is None or case.operation.mode == "potentiostatic":  # the current the voltage drew
-        applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / footprint
+        applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / inputs.footprint
     summary = {
         "version": licoat.__version__,
         "ranks": comm.size,
@@ -354,11 +399,21 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
             "linear_solve_s": comm.allreduce(cell.linear_solve_s, op=MPI.MAX),
         },
     }
-    if transient:
+    if history is not None:
+        series = history["series"]
         summary["duration_s"] = series[-1]["time_s"] if series else 0.0
-        summary["depletion_time_s"] = depletion
+        summary["depletion_time_s"] = history["depletion"]
         summary["time_steps"] = len(series)
-        summary["deposit"] = deposit_block  # plating history (solver/deposit_metrics.py)
+        summary["deposit"] = history["deposit"]  # plating history (solver/deposit_metrics.py)
+    return summary
+
+
+def add_physics_blocks(summary: dict, inputs: CellInputs, cell, m: dict, mech_summary, transient: bool):
+    """The blocks that depend on the physics present: mechanics, host profile, coating defects."""
+    from licoat import setup
+    from licoat.solver.defect_metrics import defects_block
+
+    case, tm = inputs.case, inputs.tm
     if mech_summary is not None:
         summary["overpotentials_V"]["mechanical"] = mech_summary["delta_mu_mean_J_per_mol"] / 96485.33212
         if "plating_without_coupling" in mech_summary:
@@ -369,17 +424,22 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
     if "host" in tm.groups or "collector" in tm.groups:
         from licoat.solver.host_metrics import host_uniformity
 
-        summary["host"] = host_uniformity(cell, host_thickness=g.host_thickness)
+        summary["host"] = host_uniformity(cell, host_thickness=case.geometry.host_thickness)
     if case.coating.defects is not None:  # current focusing at pinholes / cracks (solver/defect_metrics.py)
         def reference(c):  # the same cell with another coating (the film replaced by electrolyte)
-            return SteadyCell(comm, tm, el, setup.kinetics(case, bare=c is None), op, coating=c, counter_kinetics=counter,
-                              options=opts, footprint_area=footprint, length_scale=g.electrolyte_thickness,
-                              surface_kinetics=setup.surface_kinetics(case, tm))
+            return inputs.cell(coating=c, metal_conductivity=None)
 
-        summary["defects"] = defects_block(case, cell, el, coat, applied, setup.surface_kinetics(case, tm),
+        summary["defects"] = defects_block(case, cell, inputs.electrolyte, inputs.coating,
+                                           summary["applied_current_density_A_m2"], setup.surface_kinetics(case, tm),
                                            None if transient else reference)
-    summary["warnings"] = physics_warnings(case, coat, el, summary)
-    if transient and "hydraulic_diameter_m" in deposit_block:  # the fixed-surface deposit model's limit
+
+
+def add_warnings(summary: dict, case: Case, inputs: CellInputs, history: dict | None):
+    summary["warnings"] = physics_warnings(case, inputs.coating, inputs.electrolyte, summary)
+    if history is None:
+        return
+    deposit_block = history["deposit"]
+    if "hydraulic_diameter_m" in deposit_block:  # the fixed-surface deposit model's limit
         d_h, d_max = deposit_block["hydraulic_diameter_m"], deposit_block["thickness_mean_m"] * (
             deposit_block["thickness_max_over_mean"] or 0.0)
         if d_max > 0.25 * d_h:
@@ -387,13 +447,11 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
                 f"the deposit reaches {d_max:.3g} m, more than a quarter of the host's hydraulic pore diameter "
                 f"{d_h:.3g} m (4 x pore volume / surface): the deposit is tracked on the fixed host surface, and the "
                 "pores it narrows are not resolved beyond this point")
-    if transient and depletion is not None:
+    if history["depletion"] is not None:
         summary["warnings"].append(
-            f"the surface salt concentration reached zero at t = {depletion:.4g} s (depletion, Sand's time): "
-            "the run ended there; beyond it plating is transport-limited and dendritic growth is expected"
+            f"the surface salt concentration reached zero at t = {history['depletion']:.4g} s (depletion, Sand's "
+            "time): the run ended there; beyond it plating is transport-limited and dendritic growth is expected"
         )
-    # transient runs with a fields directory have written their time series already
-    return RunResult(summary, cell=None if (transient and fields_dir is not None) else cell, series=series)
 
 
 def mechanical_coupling(comm, case: Case, tm):
