@@ -66,6 +66,14 @@ class Component:
         """Largest next time step this component allows [s] (inf: no limit)."""
         return np.inf
 
+    def state(self) -> list:
+        """Arrays this component keeps between time steps (P1 on the problem's mesh): saved with the
+        unknowns when a step is retried and in checkpoints."""
+        return []
+
+    def restore(self, arrays: list):
+        pass
+
 
 class ConcentratedElectrolyte(Component):
     """Binary salt, concentrated-solution theory (Newman & Thomas-Alyea ch. 12, constant t+):
@@ -184,7 +192,7 @@ class PlatingInterface(Component):
 
     def __init__(self, surface: str, kinetics: Kinetics, film: ThinFilmStack | None = None, stress=None, state=None):
         self.surface, self.kin, self.film, self.stress = surface, kinetics, film, stress
-        self.state = state  # transient plating history (solver/surface_state.SurfaceState) or None
+        self.history = state  # transient plating history (solver/surface_state.SurfaceState) or None
 
     def _dmu(self, prob):
         if callable(self.stress):  # built against this problem's ionic submesh (mechanics hook)
@@ -203,7 +211,7 @@ class PlatingInterface(Component):
         if dmu is not None:
             eta = eta - dmu / FARADAY
             cf = cf * ufl.exp((1 - kin.alpha_a) * dmu / (FARADAY * p.Vt))
-        st = self.state  # with a plating history: coverage-weighted Li kinetics + a conversion reaction
+        st = self.history  # with a plating history: coverage-weighted Li kinetics + a conversion reaction
         i_bv = reaction_current(kin, eta, 1.0 / p.Vt, cf)
         i_kin = kin.activation(eta, ufl.exp) * i_bv if st is None else st.li_current(p, name, eta, kin, cf, i_bv)
         # a conversion film reacts on its electrolyte side when it conducts electrons, else at the metal

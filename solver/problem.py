@@ -481,13 +481,24 @@ class CellProblem:
         return min((comp.step_limit(self, dt) for comp in self.components), default=np.inf)
 
     def state(self) -> list[np.ndarray]:
+        """The unknowns, the BDF history levels and the components' own state (plating history)."""
         extra = [self.c_n, self.c_nm1] if self.time_scheme is not None else []
-        return [u.x.array.copy() for u in self.unknowns + extra]
+        out = [u.x.array.copy() for u in self.unknowns + extra]
+        for comp in self.components:
+            out += [a.copy() for a in comp.state()]
+        return out
 
     def restore(self, saved: list[np.ndarray]):
         extra = [self.c_n, self.c_nm1] if self.time_scheme is not None else []
-        for u, a in zip(self.unknowns + extra, saved):
+        fields = self.unknowns + extra
+        for u, a in zip(fields, saved):
             u.x.array[:] = a
+        k = len(fields)
+        for comp in self.components:
+            n = len(comp.state())
+            if n:
+                comp.restore(saved[k:k + n])
+                k += n
 
     # -------------------------------------------------------------- results
     @property

@@ -157,6 +157,15 @@ class SurfaceState(Component):
         self._b_form = self._m_form = None
         self._m = None
 
+    def state(self) -> list:
+        """q, θ, X and the step-start copies θ_n, X_n (restored on a retried step and from checkpoints)."""
+        return [f.x.array for f in (self.q, self.theta, self.X, self.theta_n, self.X_n)]
+
+    def restore(self, arrays: list):
+        for f, a in zip((self.q, self.theta, self.X, self.theta_n, self.X_n), arrays):
+            f.x.array[:] = a
+            f.x.scatter_forward()
+
     def model(self, name) -> SurfaceModel:
         return self.models.get(name, SurfaceModel(lithium_present=True))
 
@@ -248,10 +257,12 @@ class SurfaceState(Component):
             conv = prob.expr.get("i_conv", {})
             li = sum(-(prob.i_n[n] - conv.get(n, 0.0)) * v * prob.sm[n] for n in prob.surfaces)
             self._b_form = fem.form(li)
-            m = fem.assemble_vector(fem.form(sum(v * prob.sm[n] for n in prob.surfaces)))
-            m.scatter_reverse(la.InsertMode.add)
-            m.scatter_forward()
-            self._m = m.array.copy()
+            self._m_form = fem.form(sum(v * prob.sm[n] for n in prob.surfaces))
+        # the lumped surface mass, every step (the surface may move: solver/moving_mesh.py)
+        m = fem.assemble_vector(self._m_form)
+        m.scatter_reverse(la.InsertMode.add)
+        m.scatter_forward()
+        self._m = m.array.copy()
         return self._b_form
 
     def accept_time_step(self, prob):
@@ -293,6 +304,14 @@ class SurfaceState(Component):
             f.x.scatter_forward()
         self._limit_ratio = prob.comm.allreduce(ratio, op=MPI.MAX)
         self._pending = True
+
+    def state(self) -> list:
+        """q, θ, X and their start-of-step copies: kept on a retried step and in checkpoints."""
+        return [f.x.array for f in (self.q, self.theta, self.theta_n, self.X, self.X_n)]
+
+    def restore(self, arrays: list):
+        for f, a in zip((self.q, self.theta, self.theta_n, self.X, self.X_n), arrays):
+            f.x.array[:] = a
 
     def step_limit(self, prob, dt: float) -> float:
         """Largest next step that keeps the state changes within the limits (inf when nothing changes)."""
