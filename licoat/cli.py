@@ -131,24 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     licoat.import_stack()
     from mpi4py import MPI
 
-    from licoat.meshes import GeometryError
-
     comm = MPI.COMM_WORLD
+    from licoat import failure
+
+    failure.failure_comm(comm)  # collective, before anything can fail on one rank only
     if args.command == "mesh":
         from licoat.studies import mesh_to_directory
 
         try:
             info = mesh_to_directory(comm, case, Path(args.out))
-        except GeometryError as exc:
-            _say(f"licoat: invalid geometry: {exc}", err=True)
-            return EXIT_INPUT
+        except Exception as exc:  # GeometryError: exit 2; a lone failing rank aborts the job
+            return failure.finish(comm, exc, lambda msg: _say(msg, err=True))
         _say(f"mesh written to {args.out} ({info.get('cells', '?')} cells)")
         return EXIT_OK
 
-    from licoat import failure
     from licoat.run import run_case
 
-    failure.failure_comm(comm)  # collective, before anything can fail on one rank only
     out = _out_dir(args, case)
     try:
         run_case(comm, case, out, args.case, verbose=not args.quiet, restart=args.restart)
