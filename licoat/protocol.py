@@ -100,6 +100,20 @@ def check_protocol(case) -> None:
         prot = steps(case)
     except ValueError as exc:
         raise CaseError(f"invalid case:\n  {exc}") from None
+    if getattr(case.operation, "moving_interface", False):
+        g = case.geometry
+        if g.kind not in ("planar", "sinusoid", "bump"):
+            raise CaseError(f"invalid case:\n  operation.moving_interface = true: only for anode geometries (planar, "
+                            f"sinusoid, bump), not geometry.kind = '{g.kind}' (in hosts the deposit is tracked on the "
+                            "fixed host surface: leave moving_interface = false)")
+        from licoat.setup import coating_model
+
+        if coating_model(case) not in (None, "thin"):
+            raise CaseError("invalid case:\n  operation.moving_interface = true: a resolved coating layer does not move "
+                            "with the interface yet; use coating.model = 'thin' or a bare anode")
+        if not prot:
+            raise CaseError("invalid case:\n  operation.moving_interface = true: needs a transient run "
+                            "(operation.duration or operation.capacity, or [[operation.step]])")
     if not prot:
         return
     inventory = li_inventory(case)

@@ -265,7 +265,8 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
     if mechanical is not None:  # the same case without the stress coupling, to report what it changes
         mech_summary["plating_without_coupling"] = inputs.cell().solve().metrics()["plating"]
     cell = inputs.cell(transient=transient, mechanical_potential=mechanical,
-                       surface_models=setup.surface_models(case, tm) if transient else None)
+                       surface_models=setup.surface_models(case, tm) if transient else None,
+                       moving_interface=transient and bool(getattr(case.operation, "moving_interface", False)))
     coat, op = inputs.coating, inputs.operation
     # a dense film that cannot carry the current: exit 2 (or warnings with coating.allow_impossible_film)
     check_film(case, coat, inputs.electrolyte.conductivity.at(inputs.electrolyte.concentration),
@@ -341,7 +342,8 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
 
         write_plating_surface(comm, cell, cell.fields(fields), fields_dir / "plating_surface.npz")
     cell.solve_s = res.solve_s
-    return {"series": res.series, "depletion": res.depletion_time_s, "deposit": deposit.summary(res.series)}
+    return {"series": res.series, "depletion": res.depletion_time_s, "deposit": deposit.summary(res.series),
+            "stop_reason": res.stop_reason}
 
 
 def checkpointing(case: Case, cell, restart, checkpoint_dir):
@@ -447,6 +449,8 @@ def add_warnings(summary: dict, case: Case, inputs: CellInputs, history: dict | 
                 f"the deposit reaches {d_max:.3g} m, more than a quarter of the host's hydraulic pore diameter "
                 f"{d_h:.3g} m (4 x pore volume / surface): the deposit is tracked on the fixed host surface, and the "
                 "pores it narrows are not resolved beyond this point")
+    if history.get("stop_reason"):  # e.g. the moving mesh reached its quality limit: the results so far
+        summary["warnings"].append(history["stop_reason"])
     if history["depletion"] is not None:
         summary["warnings"].append(
             f"the surface salt concentration reached zero at t = {history['depletion']:.4g} s (depletion, Sand's "

@@ -8,7 +8,8 @@ of depth), θ the Li coverage:
 * ``plated_volume_m3`` = ∫_S δ dS (m³; m² per metre of depth in 2D);
 * ``nucleated_fraction`` = |{θ > 1/2}| / A (1 on Li);
 * anodes (planar, sinusoid, bump): ``interface_height_rms_m`` per step, the rms about its mean of the interface
-  height h = z_S + δ (the deposit taken along the vertical, the small-slope limit), and
+  height h = z_S + δ (the deposit taken along the vertical, the small-slope limit; h = z_S of the moved surface
+  with ``moving_interface``), and
   ``roughness_growth_rate_1_s`` = d ln(rms h)/dt, least-squares slope over the accepted steps (None when the
   interface stays flat, rms h < 1e-12 m);
 * hosts: ``fill_profile``, the host layer 0 ≤ z ≤ H in ``n_bins`` slabs: per slab ``plated_capacity_C_m2`` =
@@ -56,6 +57,7 @@ class DepositMetrics:
         one = fem.Constant(msh, 1.0)
         self.dmean = fem.Constant(msh, 0.0)
         ms = [cell.sm[n] for n in cell.surfaces]
+        self.f_A = [fem.form(one * m) for m in ms]  # the surface may move (moving_interface)
         self.A = cell.area_S
         self.f_delta = [fem.form(delta * m) for m in ms]
         self.f_dev = [fem.form((delta - self.dmean) ** 2 * m) for m in ms]
@@ -68,7 +70,8 @@ class DepositMetrics:
         z = ufl.SpatialCoordinate(msh)[d - 1]
         if self.anode:
             self.hmean = fem.Constant(msh, 0.0)
-            h = z + delta
+            moving = any(type(c).__name__ == "MovingInterface" for c in cell.components)
+            h = z if moving else z + delta  # a moving mesh carries the deposit in its coordinates
             self.f_h = [fem.form(h * m) for m in ms]
             self.f_hdev = [fem.form((h - self.hmean) ** 2 * m) for m in ms]
         if self.host:
@@ -120,6 +123,7 @@ class DepositMetrics:
 
     # ------------------------------------------------------------------ per step and summary
     def step(self) -> dict:
+        self.A = _sum(self.comm, self.f_A)
         vol = _sum(self.comm, self.f_delta)
         mean = vol / self.A
         self.dmean.value = mean

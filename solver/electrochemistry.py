@@ -86,6 +86,7 @@ def SteadyCell(
     mechanical_potential: dict | None = None,
     metal_conductivity: dict | None = None,
     surface_models: dict | None = None,
+    moving_interface: bool = False,
 ) -> CellProblem:
     """Assemble the cell problem from its components (the one place that chooses them).
 
@@ -133,6 +134,10 @@ def SteadyCell(
         comps.append(C.Potentiostatic(operation.voltage))
     if state is not None:
         comps.append(state)
+        if moving_interface:  # the mesh follows the deposit (solver/moving_mesh.py), after the state update
+            from licoat.solver.moving_mesh import MovingInterface
+
+            comps.append(MovingInterface(state))
     if manufactured is not None:
         comps.append(C.ManufacturedSource(manufactured))
     i_scale = max(abs(operation.current_density or 0.0), kinetics.exchange_current_density, 1e-3)

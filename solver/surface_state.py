@@ -305,14 +305,6 @@ class SurfaceState(Component):
         self._limit_ratio = prob.comm.allreduce(ratio, op=MPI.MAX)
         self._pending = True
 
-    def state(self) -> list:
-        """q, θ, X and their start-of-step copies: kept on a retried step and in checkpoints."""
-        return [f.x.array for f in (self.q, self.theta, self.theta_n, self.X, self.X_n)]
-
-    def restore(self, arrays: list):
-        for f, a in zip((self.q, self.theta, self.theta_n, self.X, self.X_n), arrays):
-            f.x.array[:] = a
-
     def step_limit(self, prob, dt: float) -> float:
         """Largest next step that keeps the state changes within the limits (inf when nothing changes)."""
         return dt / self._limit_ratio if self._limit_ratio > 0 else np.inf

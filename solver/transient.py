@@ -41,6 +41,7 @@ class TransientOptions:
 class TransientResult:
     series: list[dict] = field(default_factory=list)
     depletion_time_s: float | None = None
+    stop_reason: str | None = None  # a component ended the run early (e.g. the moving mesh's quality)
     steps: int = 0
     rejected_steps: int = 0
     solve_s: float = 0.0
@@ -121,6 +122,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
                 f"transient run needs more than {opts.max_steps} time steps (t = {t:.6g} s of operation.duration = "
                 f"{opts.duration:.6g} s, dt = {dt:.3g} s): shorten operation.duration or lower the current")
         cell.accept_time_step()
+        stop = next((c.stop_reason for c in getattr(cell, "components", []) if getattr(c, "stop_reason", None)), None)
         record = {"time_s": t, "dt_s": dt, "surface_concentration_min_mol_m3": c_min}
         record.update(cell.plating_series())
         res.series.append(record)
@@ -129,6 +131,9 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
         if log is not None:
             log.info("t = %.4g s (dt %.3g s): V = %.5g V, c_surface,min = %.4g mol/m3, cv = %.3g",
                      t, dt, record["cell_voltage_V"], c_min, record["cv"])
+        if stop is not None:  # results so far are kept
+            res.stop_reason = stop
+            break
         if c_min < opts.depletion_fraction * cell.c0 and prev is not None:
             slope = (c_min - prev[1]) / (t - prev[0])
             if slope < 0:
