@@ -157,11 +157,33 @@ def defect_asr(lay: dict, thickness: float, kappa_film: float, kappa_electrolyte
     return f * thickness / kappa_electrolyte + (1 - f) * thickness / kappa_film
 
 
-def asr_field(lay: dict, film_asr: float, hole_asr: float, surfaces=("anode_coating",)):
+def lognormal_factor(het: dict, dim: int):
+    """A log-normal random conductivity factor k(x) = exp(sigma g(x) - sigma^2/2) over the plating surface
+    (E[k] = 1), g a unit-variance Gaussian field with covariance exp(-r^2 / (2 l^2)) in the horizontal
+    coordinates, l = ``correlation_length``: random Fourier features g = sqrt(2/N) sum_i cos(k_i.x + p_i),
+    k_i ~ N(0, I/l^2), p_i ~ U(0, 2 pi) (Rahimi and Recht, NIPS 2007), N = ``modes``, drawn from ``seed``
+    alone (the same field on any number of ranks). Returns a callable x (n x 3, m) -> k."""
+    rng = np.random.default_rng(int(het.get("seed", 0)))
+    n, ell, sigma = int(het.get("modes", 256)), float(het["correlation_length"]), float(het["sigma"])
+    hd = dim - 1
+    k = rng.normal(0.0, 1.0 / ell, size=(n, hd))
+    ph = rng.uniform(0.0, 2 * np.pi, size=n)
+
+    def factor(x):
+        x = np.asarray(x)[:, :hd]
+        g = np.sqrt(2.0 / n) * np.cos(x @ k.T + ph).sum(axis=1)
+        return np.exp(sigma * g - 0.5 * sigma**2)
+
+    return factor
+
+
+def asr_field(lay: dict | None, film_asr: float, hole_asr: float | None = None, surfaces=("anode_coating",),
+              film_factor=None):
     """``Coating.asr_field`` hook: a callable(tm) returning a DG0 Function on ``tm`` whose value on the
-    cells that touch the plating surface is ``hole_asr`` where the facet's midpoint lies over a defect and
-    ``film_asr`` elsewhere [Ohm m^2]. With a mesh whose facets follow the defect edges (the generators
-    here) the patches are exact."""
+    cells that touch the plating surface is ``hole_asr`` where the facet's midpoint lies over a defect of
+    ``lay`` and ``film_asr`` elsewhere [Ohm m^2] — divided by ``film_factor(midpoint)`` for a heterogeneous
+    film (conductivity factor, :func:`lognormal_factor`). With a mesh whose facets follow the defect edges
+    (the generators here) the patches are exact."""
 
     def make(tm):
         from dolfinx import fem, mesh as dmesh
@@ -176,12 +198,13 @@ def asr_field(lay: dict, film_asr: float, hole_asr: float, surfaces=("anode_coat
         facets = tm.facets(*[s for s in surfaces if s in tm.groups])
         if facets.size:
             mid = dmesh.compute_midpoints(msh, d - 1, facets)
-            hit = indicator(lay, mid, d)
+            hit = indicator(lay, mid, d) if lay else np.zeros(len(facets), dtype=bool)
+            film = film_asr / film_factor(mid) if film_factor is not None else np.full(len(facets), film_asr)
             n_local = msh.topology.index_map(d).size_local + msh.topology.index_map(d).num_ghosts
-            for f, h in zip(facets, hit):
+            for f, h, v in zip(facets, hit, film):
                 for c in f2c.links(f):
                     if c < n_local:
-                        r.x.array[c] = hole_asr if h else film_asr
+                        r.x.array[c] = hole_asr if h else v
         r.x.scatter_forward()
         return r
 
