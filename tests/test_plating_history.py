@@ -316,3 +316,38 @@ def test_moving_sinusoid_stops_cleanly_before_cells_invert():
     assert mi.moved > 0.5e-6
     moved = res.series[-2 if res.stop_reason else -1]["plated_volume_m3"]  # a stopping step does not move
     assert a0 - _electrolyte_area(cell) == pytest.approx(moved, rel=0.01, abs=0)
+
+
+def test_moving_interface_on_a_host_exits_2(tmp_path, capsys):
+    """operation.moving_interface on a host geometry (the deposit is tracked on the fixed host surface there)."""
+    from pathlib import Path
+
+    case = Path(__file__).resolve().parents[1] / "cases" / "review" / "host_Cu_fibers_bare_2D_plating.toml"
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out), "--set", "operation.moving_interface=true"]) == 2
+    err = capsys.readouterr().err
+    assert "operation.moving_interface" in err and "fibers" in err
+    assert not out.exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_moving_interface_run_from_a_case(tmp_path):
+    """End to end: a planar Li anode with moving_interface = true plates 0.05 mAh/cm² and its mesh has moved."""
+    case = tmp_path / "m.toml"
+    case.write_text("""
+[geometry]
+kind = "planar"
+width = "5 um"
+electrolyte_thickness = "20 um"
+anode_thickness = "5 um"
+mesh_size = "2 um"
+[operation]
+current_density = "1 mA/cm^2"
+capacity = "0.05 mAh/cm^2"
+moving_interface = true
+""")
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["deposit"]["thickness_mean_m"] == pytest.approx(0.05 * 4.85e-6, rel=2e-3, abs=0)
+    assert s["deposit"]["roughness_growth_rate_1_s"] is None  # flat stays flat
+    assert not s["warnings"]
