@@ -256,6 +256,8 @@ class Operation(Section):
     # a protocol: [[operation.step]] tables, run in order (licoat/protocol.py); the control (mode and the
     # reference current or voltage) is then taken from the steps
     step: list[Step] | None = None
+    # anode geometries: the plating surface moves with the deposit, the mesh follows (solver/moving_mesh.py)
+    moving_interface: bool = False
 
     @model_validator(mode="after")
     def _control(self):
