@@ -49,6 +49,8 @@ def solve(tm, J):
                       length_scale=B_CELL, options=SolverOptions(linear_solver="direct"), degree=2)
     cell.solve()
     current = 1.0 * cell.footprint
+    passed = integrate(cell.comm, cell.plating_current["anode_electrolyte"] * cell.sm["anode_electrolyte"])
+    assert passed == pytest.approx(current, rel=1e-6)  # all of it through the hole
     r_total = abs(cell.cell_voltage) / current
     r_ct = VT / i0 / cell.area_S
     r_tube = B_CELL / (KAPPA * math.pi * B_CELL**2 / 4)
