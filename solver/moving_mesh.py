@@ -55,7 +55,7 @@ class MovingInterface(Component):
         msh = prob.mesh
         d = self.d = prob.dim
         W = self.W = fem.functionspace(msh, ("Lagrange", 1, (d,)))
-        gdm = msh.geometry.dofmap
+        gdm = msh.geometry.dofmaps[0]
         if gdm.shape[1] != d + 1:
             raise ValueError("the moving interface needs a linear simplex mesh")
         self.node_of_dof = np.empty(W.dofmap.index_map.size_local + W.dofmap.index_map.num_ghosts, dtype=np.int64)

@@ -312,7 +312,7 @@ def test_moving_sinusoid_stops_cleanly_before_cells_invert():
     from licoat.solver.moving_mesh import _signed_measure
 
     n = cell.mesh.topology.index_map(2).size_local
-    assert _signed_measure(cell.mesh.geometry.x, cell.mesh.geometry.dofmap[:n], 2).min() > 0  # nothing inverted
+    assert _signed_measure(cell.mesh.geometry.x, cell.mesh.geometry.dofmaps[0][:n], 2).min() > 0  # nothing inverted
     assert mi.moved > 0.5e-6
     moved = res.series[-2 if res.stop_reason else -1]["plated_volume_m3"]  # a stopping step does not move
     assert a0 - _electrolyte_area(cell) == pytest.approx(moved, rel=0.01, abs=0)
