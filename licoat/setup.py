@@ -115,9 +115,9 @@ def defect_layout(case: Case) -> dict:
 
     d = case.coating.defects
     g = case.geometry
-    if g.kind != "planar":
-        raise ValueError(f"coating.defects: available for geometry.kind = 'planar' (got '{g.kind}'); "
-                         "curved and host geometries have no defect generator yet")
+    if g.kind not in ("planar", "sinusoid"):
+        raise ValueError(f"coating.defects: available for geometry.kind = 'planar' or 'sinusoid' (got '{g.kind}'); "
+                         "the other geometries have no defect generator yet")
     lay = layout(d.model_dump(), g.width, g.depth or g.width, g.dim)
     lay["cells"] = d.cells
     return lay

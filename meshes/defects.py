@@ -462,3 +462,71 @@ def isolated_pinhole(comm, radius: float, cell_radius: float, height: float, cel
         return {}
 
     return to_dolfinx(comm, make, gdim=3, kind="isolated_pinhole")
+
+
+def _distance_expr(lay: dict, um: float) -> str:
+    """Gmsh MathEval expression (µm) of the horizontal distance to the nearest defect edge."""
+    a = lay["size"] * um
+    if lay["kind"] == "pinholes":
+        terms = [f"Fabs(Sqrt((x-{c[0] * um!r})^2+(y-{c[1] * um!r})^2)-{a!r})" for c in lay["centres"]]
+    else:
+        terms = [f"Fabs(Fabs(x-{c * um!r})-{a / 2!r})" for c in lay["centres"]]
+    while len(terms) > 1:  # balanced Min(...) tree
+        terms = [f"Min({terms[i]},{terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def defect_anode_maker(p: dict, dim: int, box: tuple, body, t_res: float, mode: str, h: float, h_fine: float,
+                       surface_height: str = "0"):
+    """Gmsh ``make`` for a perturbed anode (meshes.common.anode_maker) with defects in its coating: resolved,
+    the gaps (vertical cylinders or slots through the top ``depth`` of the shell) are cut from the shell and
+    filled with electrolyte; thin, the film's ASR field carries the defects. Either way the mesh is refined
+    to size/cells within a few sizes of every defect edge, measured horizontally and from the surface
+    z = ``surface_height`` (a MathEval expression in x, µm)."""
+    from licoat.meshes.common import SOLIDS, assemble, size_fields
+
+    lay = p["defects"]
+    um = 1.0 / GMSH_UNIT
+    W, D, zb, zt = box
+    a = lay["size"] * um
+    h_def = min(a / float(lay.get("cells", 6)), h_fine)
+
+    def make(gmsh):
+        occ = gmsh.model.occ
+        solids = {"anode": body(gmsh, 0.0)}
+        shell = body(gmsh, t_res) if t_res > 0 else None
+        if shell is not None:
+            tools = []
+            for c in lay["centres"]:
+                if lay["kind"] == "pinholes":
+                    tools.append((3, occ.addCylinder(c[0] * um, c[1] * um, zb, 0, 0, zt - zb, a)))
+                elif dim == 3:
+                    x0 = max(c * um - a / 2, 0.0)
+                    tools.append((3, occ.addBox(x0, 0, zb, min(c * um + a / 2, W) - x0, D, zt - zb)))
+                else:
+                    x0 = max(c * um - a / 2, 0.0)
+                    tools.append((2, occ.addRectangle(x0, zb, 0, min(c * um + a / 2, W) - x0, zt - zb)))
+            if lay["depth"] < 1:
+                tools, _ = occ.cut(tools, body(gmsh, (1 - lay["depth"]) * t_res))
+            shell, _ = occ.cut(shell, tools)
+        tags = assemble(gmsh, dim, box, solids, shell, mode, bool(p.get("periodic")))
+        coat_surf, h_coat = None, None
+        if t_res > 0:
+            coat_surf = sorted(set(tags["facets"].get("coating_electrolyte", [])
+                                   + [f for s in SOLIDS for f in tags["facets"].get(f"{s}_coating", [])]))
+            h_coat = t_res / float(p.get("coating_cells", 2))
+        size_fields(gmsh, dim, tags["interfaces"], h, h_fine, max(W, zt - zb), coat_surf, h_coat, t_res,
+                    int(p.get("mesh_algorithm3d", 1)), 16)
+        f = gmsh.model.mesh.field
+        previous = list(f.list())
+        dist = f"({_distance_expr(lay, um)}+Fabs({'z' if dim == 3 else 'y'}-({surface_height})))"
+        th = f.add("MathEval")
+        f.setString(th, "F", f"Min({h}, {h_def} + 0.2 * {dist})")
+        mn = f.add("Min")
+        f.setNumbers(mn, "FieldsList", ([max(previous)] if previous else []) + [th])
+        f.setAsBackgroundMesh(mn)
+        gmsh.option.setNumber("Mesh.MeshSizeMin", min(h_def, h_coat or h_def))
+        gmsh.model.mesh.generate(dim)
+        return {}
+
+    return make

@@ -96,6 +96,11 @@ def build(comm, p: dict):
         return [e for e in ext if e[0] == 3]
 
     make = anode_maker(p, dim, (W, D, -Ha, L), region, t_res, mode, h, h_fine)
+    if p.get("defects"):  # pinholes / cracks in the coating: gaps in the shell, mesh refined at every defect
+        from licoat.meshes.defects import defect_anode_maker
+
+        make = defect_anode_maker(p, dim, (W, D, -Ha, L), region, t_res, mode, h, h_fine,
+                                  surface_height=f"{A!r}*Cos({2 * np.pi / lam!r}*x)")
 
     return to_dolfinx(comm, make, gdim=dim, kind="sinusoid", coating_thickness=t / um, coating_model=mode,
                       periodic=bool(p.get("periodic")),
