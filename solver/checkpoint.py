@@ -2,12 +2,14 @@
 
 Route (physics.md §11: the pip wheels of adios2/h5py are serial, so io4dolfinx cannot read
 N-to-M there): a checkpoint is one ``checkpoint/state.npz`` that rank 0 writes from arrays
-gathered over the ranks, keyed by the **input global index of the mesh node** of every P1 dof
-(``mesh.geometry.input_global_indices``: Gmsh's node numbering, the same for any number of
-ranks because the mesh is generated once on rank 0, or read from the mesh cache). On restart
-every rank reads the file and picks, for each of its dofs (owned and ghost), the value stored
-under its node's key (a sorted search). Real-valued (global) unknowns are stored once. The file
-is written to a temporary name and renamed, so a killed run leaves the previous checkpoint whole.
+gathered over the ranks: for every P1 field the **coordinates of its dofs** (the mesh nodes) and
+the values. On restart every rank reads the file and takes, for each of its dofs (owned and
+ghost), the value stored at the same node, found with a k-d tree (scipy) within 1e-9 of the
+domain size. Node coordinates identify a node whatever the number of ranks and whether the mesh
+came from Gmsh or from the mesh cache; the input node indices (``geometry.input_global_indices``)
+do not survive the cache's XDMF round trip, so they are not used. Real-valued (global) unknowns
+are stored once. The file is written to a temporary name and renamed, so a killed run leaves the
+previous checkpoint whole.
 
 Cost: O(global dofs) memory on rank 0 while writing and on every rank while reading — fine for
 the meshes licoat runs on a workstation or a few nodes; a parallel HDF5 (the DOLFINx container's
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = "licoat-checkpoint-1"
+FORMAT = "licoat-checkpoint-2"
 FILE = "state.npz"
 
 
@@ -52,17 +54,14 @@ def _spaces(cell):
     return spaces + [cell.unknowns[0].function_space] * n_extra
 
 
-def _keys(V) -> np.ndarray | None:
-    """Input global node index of every local dof (owned + ghost) of a P1 space; None for a real space."""
+def _coords(V) -> np.ndarray | None:
+    """Coordinates of every local dof (owned + ghost) of a scalar P1 space; None for a real space."""
     im = V.dofmap.index_map
     if im.size_global == 1:
         return None
     if V.dofmap.index_map_bs != 1 or V.element.basix_element.degree != 1:
         raise NotImplementedError("checkpoints support scalar P1 fields")
-    geom = V.mesh.geometry
-    keys = np.full(im.size_local + im.num_ghosts, -1, dtype=np.int64)
-    keys[V.dofmap.list.ravel()] = np.asarray(geom.input_global_indices, dtype=np.int64)[geom.dofmaps[0].ravel()]
-    return keys
+    return np.asarray(V.tabulate_dof_coordinates(), dtype=float)[: im.size_local + im.num_ghosts]
 
 
 class Checkpointer:
@@ -76,7 +75,7 @@ class Checkpointer:
         self.next_t = None if self.by_steps else float(every)
         self.written = 0
         comm = cell.comm
-        self._keys = [_keys(V) for V in _spaces(cell)]
+        self._coords = [_coords(V) for V in _spaces(cell)]
         self._owned = [V.dofmap.index_map.size_local for V in _spaces(cell)]
         if comm.rank == 0:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -100,21 +99,19 @@ class Checkpointer:
     def write(self, loop: dict) -> None:
         cell, comm = self.cell, self.cell.comm
         arrays = {}
-        for i, (a, keys, n) in enumerate(zip(cell.state(), self._keys, self._owned)):
-            if keys is None:  # real space: one value, the same on every rank
+        for i, (a, x, n) in enumerate(zip(cell.state(), self._coords, self._owned)):
+            if x is None:  # real space: one value, the same on every rank
                 if comm.rank == 0:
                     arrays[f"real_{i}"] = np.array([a[0]])
                 continue
-            parts = comm.gather((keys[:n], a[:n]), root=0)
+            parts = comm.gather((x[:n], a[:n]), root=0)
             if comm.rank == 0:
-                k = np.concatenate([p[0] for p in parts])
-                v = np.concatenate([p[1] for p in parts])
-                order = np.argsort(k, kind="stable")
-                arrays[f"keys_{i}"], arrays[f"values_{i}"] = k[order], v[order]
+                arrays[f"coords_{i}"] = np.concatenate([p[0] for p in parts])
+                arrays[f"values_{i}"] = np.concatenate([p[1] for p in parts])
         if comm.rank != 0:
             return
         meta = {
-            "format": FORMAT, "ranks": comm.size, "case": _case_key(self.case), "n_arrays": len(self._keys),
+            "format": FORMAT, "ranks": comm.size, "case": _case_key(self.case), "n_arrays": len(self._coords),
             "loop": {k: loop[k] for k in ("t", "dt", "dt_prev", "prev", "steps", "rejected_steps", "depletion_time_s")},
             "series": loop["series"],
             "newton_iterations": int(getattr(cell, "newton_iterations", 0)),
@@ -185,18 +182,24 @@ def restore(cell, ckpt: dict) -> dict:
     spaces = _spaces(cell)
     if len(spaces) != ckpt["n_arrays"]:
         raise CheckpointError(f"checkpoint {ckpt['path']} holds {ckpt['n_arrays']} fields, this problem has {len(spaces)}")
+    from scipy.spatial import cKDTree
+
     state = cell.state()
+    trees = {}
     for i, (V, a) in enumerate(zip(spaces, state)):
-        keys = _keys(V)
-        if keys is None:
+        x = _coords(V)
+        if x is None:
             a[:] = arrays[f"real_{i}"][0]
             continue
-        k, v = arrays[f"keys_{i}"], arrays[f"values_{i}"]
-        pos = np.searchsorted(k, keys)
-        pos = np.minimum(pos, len(k) - 1)
-        if not np.all(k[pos] == keys):
-            raise CheckpointError(f"checkpoint {ckpt['path']}: the mesh differs from the one it was written on")
-        a[:] = v[pos]
+        X, v = arrays[f"coords_{i}"], arrays[f"values_{i}"]
+        key = X.tobytes().__hash__()
+        tree = trees.get(key) or trees.setdefault(key, cKDTree(X))
+        dist, idx = tree.query(x)
+        tol = 1e-9 * float(np.linalg.norm(X.max(axis=0) - X.min(axis=0)))
+        if x.size and float(dist.max()) > tol:
+            raise CheckpointError(f"checkpoint {ckpt['path']}: the mesh differs from the one it was written on "
+                                  f"(a node {float(dist.max()):.3g} m away from every stored node)")
+        a[:] = v[idx]
     cell.restore(state)
     for u in cell.unknowns:
         u.x.scatter_forward()

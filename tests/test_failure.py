@@ -32,10 +32,10 @@ INJECT = textwrap.dedent("""
     import licoat.run as run
     from licoat.solver.electrochemistry import SolverError
     real = run.solve_steady
-    def solve_steady(comm, case, tm, fields_dir=None):
+    def solve_steady(comm, case, tm, *args, **kwargs):
         if comm.rank == 1:
             raise {exc}("injected failure on rank 1 of 2")
-        return real(comm, case, tm, fields_dir)
+        return real(comm, case, tm, *args, **kwargs)
     run.solve_steady = solve_steady
     from licoat.cli import main
     sys.exit(main(["run", {case!r}, "--out", {out!r}, "--quiet", "--set", "geometry.mesh_size='4 um'"]))
