@@ -487,14 +487,37 @@ def run_local(sweep: Sweep, out: Path, jobs: int = 1, ranks: int | None = None, 
     return {"run": len(todo), "skipped": skipped, "failed": failed}
 
 
+def _collective_gc(comm):
+    """Free PETSc objects on every rank together: their destruction is collective, so garbage
+    collected on rank 0 alone (during rank-0-only work such as plotting) would deadlock."""
+    import gc
+
+    gc.collect()
+    comm.barrier()
+
+
+def _rank0_only(comm, fn, *args):
+    """``fn(*args)`` on rank 0 with the garbage collector paused, the result broadcast."""
+    import gc
+
+    _collective_gc(comm)
+    res = None
+    if comm.rank == 0:
+        gc.disable()
+        try:
+            res = fn(*args)
+        finally:
+            gc.enable()
+    return comm.bcast(res, root=0)
+
+
 def run_inprocess(comm, sweep: Sweep, out: Path, verbose: bool = True) -> dict:
     """The ``--vary`` form: run the unfinished points here, one after the other, on ``comm``."""
     from licoat.run import run_case
     from licoat.solver.electrochemistry import SolverError
 
     out = Path(out)
-    todo = plan(sweep, out) if comm.rank == 0 else None
-    todo_names = comm.bcast([p.name for p in todo] if todo is not None else None, root=0)
+    todo_names = _rank0_only(comm, lambda: [p.name for p in plan(sweep, out)])
     failed = []
     for p in sweep.points:
         if p.name not in todo_names:
@@ -506,14 +529,16 @@ def run_inprocess(comm, sweep: Sweep, out: Path, verbose: bool = True) -> dict:
             rc, reason = EXIT_SOLVER, f"licoat: solver failed: {exc}"
         except (CaseError, ValueError) as exc:  # GeometryError is a ValueError
             rc, reason = EXIT_INPUT, f"licoat: invalid input: {exc}"
-        if comm.rank == 0:
-            (out / "status" / f"{p.name}.rc").write_text(f"{rc}\n")
+        def record(name=p.name, rc=rc, reason=reason):
+            (out / "status" / f"{name}.rc").write_text(f"{rc}\n")
             if rc:
-                (out / "logs" / f"{p.name}.log").write_text(reason + "\n")
-                failed.append(p.name)
+                (out / "logs" / f"{name}.log").write_text(reason + "\n")
+
+        _rank0_only(comm, record)
+        if rc:
+            failed.append(p.name)
         log().info("sweep point %s %s: %s", p.name, p.values, "ok" if rc == 0 else reason)
-    comm.barrier()
-    return {"run": len(todo_names), "skipped": len(sweep.points) - len(todo_names), "failed": comm.bcast(failed, root=0)}
+    return {"run": len(todo_names), "skipped": len(sweep.points) - len(todo_names), "failed": failed}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -710,9 +735,7 @@ def run_sweep(comm, case_path: str, out: Path, overrides: list[str], vary_items:
     """The ``--vary`` form in this process (kept for scripts and the existing CLI)."""
     sweep = sweep_from_vary(case_path, overrides, vary_items)
     run_inprocess(comm, sweep, Path(out), verbose=verbose)
-    res = collect(Path(out)) if comm.rank == 0 else None
-    comm.barrier()
-    return comm.bcast(res, root=0)["rows"]
+    return _rank0_only(comm, collect, Path(out))["rows"]
 
 
 def main_sweep(args) -> int:
@@ -760,8 +783,7 @@ def main_sweep(args) -> int:
         comm = MPI.COMM_WORLD
         setup_logging(comm, None, verbose=not args.quiet)
         status = run_inprocess(comm, sweep, out, verbose=not args.quiet)
-        res = collect(out) if comm.rank == 0 else None
-        comm.barrier()
+        res = _rank0_only(comm, collect, out)
         if comm.rank != 0:
             return EXIT_SOLVER if status["failed"] else EXIT_OK
     say(format_table(res, sweep.keys))
