@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--slurm", action="store_true", help="write a Slurm job array (slurm/sweep.sbatch) instead of running")
     sw.add_argument("--submit", action="store_true", help="with --slurm: submit it with sbatch")
     sw.add_argument("--sbatch", action="append", default=[], metavar="OPTION", help="extra #SBATCH line, e.g. --sbatch=--time=1:00:00")
+    sw.add_argument("--srun", default="srun", help="launcher in the Slurm tasks (e.g. 'srun --mpi=pmi2'); -n RANKS is appended")
     sw.add_argument("--quiet", action="store_true")
 
     co = sub.add_parser("collect", help="gather a sweep directory's finished points: results.csv, bands.csv, plots")
@@ -109,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INPUT
         return EXIT_OK
 
+    if args.command == "validate":  # a sweep file: every point
+        from licoat import sweep
+
+        if sweep.is_sweep_file(args.case):
+            return sweep.main_validate(args)
     if args.command in ("sweep", "collect", "report"):  # sweep files are not case files
         from licoat import report, sweep
 

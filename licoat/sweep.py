@@ -544,7 +544,7 @@ def run_inprocess(comm, sweep: Sweep, out: Path, verbose: bool = True) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Slurm
 def slurm_script(sweep: Sweep, out: Path, todo: list[Point], ranks: int, jobs: int | None = None,
-                 options: list[str] | None = None) -> str:
+                 options: list[str] | None = None, srun: str = "srun") -> str:
     """An sbatch job array, one task per unfinished point: ``srun -n RANKS python -m licoat.cli run``."""
     out = Path(out).resolve()
     names = " ".join(p.name for p in todo)
@@ -564,7 +564,7 @@ def slurm_script(sweep: Sweep, out: Path, todo: list[Point], ranks: int, jobs: i
         'name=${names[$SLURM_ARRAY_TASK_ID]}',
         'if [ -f "$name/summary.json" ]; then echo "$name: finished already"; exit 0; fi',
         "export OMP_NUM_THREADS=1",
-        f'srun -n {ranks} {lic} run "cases/$name.toml" --out "$name" --quiet > "logs/$name.log" 2>&1',
+        f'{srun} -n {ranks} {lic} run "cases/$name.toml" --out "$name" --quiet > "logs/$name.log" 2>&1',
         "rc=$?",
         'echo $rc > "status/$name.rc"',
         "exit $rc",
@@ -573,7 +573,7 @@ def slurm_script(sweep: Sweep, out: Path, todo: list[Point], ranks: int, jobs: i
 
 
 def write_slurm(sweep: Sweep, out: Path, ranks: int | None = None, jobs: int | None = None,
-                options: list[str] | None = None, submit: bool = False) -> dict:
+                options: list[str] | None = None, submit: bool = False, srun: str = "srun") -> dict:
     out = Path(out)
     ranks = ranks or sweep.ranks
     todo = plan(sweep, out)
@@ -581,7 +581,7 @@ def write_slurm(sweep: Sweep, out: Path, ranks: int | None = None, jobs: int | N
     script = out / "slurm" / "sweep.sbatch"
     if not todo:
         return {"script": None, "points": 0, "job_id": None}
-    script.write_text(slurm_script(sweep, out, todo, ranks, jobs, options))
+    script.write_text(slurm_script(sweep, out, todo, ranks, jobs, options, srun))
     script.chmod(0o755)
     job = None
     if submit:
@@ -758,7 +758,7 @@ def main_sweep(args) -> int:
     out = Path(args.out) if args.out else Path("results") / Path(args.case).stem
     if args.slurm:
         try:
-            info = write_slurm(sweep, out, args.ranks, args.jobs, args.sbatch, args.submit)
+            info = write_slurm(sweep, out, args.ranks, args.jobs, args.sbatch, args.submit, getattr(args, "srun", "srun"))
         except (RuntimeError, OSError) as exc:
             say_err(f"licoat: {exc}")
             return EXIT_SOLVER
@@ -798,6 +798,19 @@ def _finish(out: Path, res: dict, status: dict | None = None) -> int:
         say(f"sweep: ran {status['run']}, skipped {status['skipped']} finished, {len(status['failed'])} failed")
     say(f"results: {(out / 'results.csv').resolve()}")
     return EXIT_SOLVER if res["failed"] else EXIT_OK
+
+
+def main_validate(args) -> int:
+    """``licoat validate SWEEP.toml``: every point validated; prints the points and their varied values."""
+    try:
+        sw = load_sweep(args.case, args.set)
+    except CaseError as exc:
+        say_err(f"licoat: {exc}")
+        return EXIT_INPUT
+    lines = [f"# {args.case}: valid sweep, {len(sw.points)} point(s) over {', '.join(sw.keys)} (base: {sw.source})"]
+    lines += [f"{p.name}: " + ", ".join(f"{k} = {v}" for k, v in p.values.items()) for p in sw.points]
+    _printer()("\n".join(lines))
+    return EXIT_OK
 
 
 def main_collect(args) -> int:

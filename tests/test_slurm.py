@@ -1,7 +1,7 @@
 """The Slurm path against a real single-node Slurm (Debian ``slurm-wlm`` + ``munge``): the fixture starts a
 private munged, slurmctld and slurmd on localhost (own config, sockets, ports and state in a temporary
-directory); ``licoat sweep --slurm --submit`` submits a two-point job array whose tasks call
-``srun -n 1 ... licoat run``; ``licoat collect`` gathers both points; a second ``--slurm`` has nothing
+directory); ``licoat sweep --slurm --submit --ranks 2`` submits a two-point job array whose tasks call
+``srun --mpi=pmi2 -n 2 ... licoat run``; ``licoat collect`` gathers both points; a second ``--slurm`` has nothing
 left to submit. Skipped, with the reason printed, where Slurm or munge is not installed or not root."""
 
 import csv
@@ -146,7 +146,9 @@ def test_two_point_array_runs_and_collect_gathers_it(slurm, tmp_path, monkeypatc
     f = tmp_path / "s.toml"
     f.write_text(f'base = "{DEFAULT}"\n[set]\n"geometry.mesh_size" = "5 um"\n[vary]\n"coating.thickness" = ["10 nm", "50 nm"]\n')
     out = tmp_path / "sw"
-    assert main(["sweep", str(f), "--out", str(out), "--slurm", "--submit", "--sbatch=--time=0:10:00"]) == 0
+    # two MPI ranks per point; the pip wheel's MPICH talks to srun through PMI-2
+    assert main(["sweep", str(f), "--out", str(out), "--slurm", "--submit", "--sbatch=--time=0:10:00", "--ranks", "2",
+                 "--srun", "srun --mpi=pmi2"]) == 0
     job = (out / "slurm" / "job_id").read_text().strip()
     assert job
     t0 = time.time()
@@ -163,6 +165,7 @@ def test_two_point_array_runs_and_collect_gathers_it(slurm, tmp_path, monkeypatc
     for r, t in zip(rows, (10e-9, 50e-9)):
         assert tomllib.loads((out / r["point"] / "case.toml").read_text())["coating"]["thickness"] == pytest.approx(t)
         assert (out / "status" / f"{r['point']}.rc").read_text().strip() == "0"
+        assert r["ranks"] == "2"  # one MPI job of 2 ranks, not 2 serial copies
     assert (out / "logs" / f"slurm-{job}_0.out").exists()  # the tasks ran under Slurm
     # resumable: nothing left to submit
     capsys.readouterr()
