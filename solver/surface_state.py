@@ -158,13 +158,18 @@ class SurfaceState(Component):
         self._m = None
 
     def state(self) -> list:
-        """q, θ, X and the step-start copies θ_n, X_n (restored on a retried step and from checkpoints)."""
-        return [f.x.array for f in (self.q, self.theta, self.X, self.theta_n, self.X_n)]
+        """q, θ, X after the last accepted step (restored on a retried step and from checkpoints). The start-of-step
+        copies θ_n, X_n are not part of it: a retried step must start from the accepted state, which
+        ``set_time_step`` has already copied into them (restoring older copies would consume the step twice)."""
+        return [f.x.array for f in (self.q, self.theta, self.X)]
 
     def restore(self, arrays: list):
-        for f, a in zip((self.q, self.theta, self.X, self.theta_n, self.X_n), arrays):
+        for f, a in zip((self.q, self.theta, self.X), arrays):
             f.x.array[:] = a
             f.x.scatter_forward()
+        self.theta_n.x.array[:] = self.theta.x.array
+        self.X_n.x.array[:] = self.X.x.array
+        self._pending = False
 
     def model(self, name) -> SurfaceModel:
         return self.models.get(name, SurfaceModel(lithium_present=True))
