@@ -160,6 +160,10 @@ def sweep_report(out: Path) -> str:
     parts = [f"<p>{len(rows)} point(s) over {', '.join(e(k) for k in keys)}; source: {e(manifest.get('source', ''))}; "
              f"{sum(r['status'] == 'finished' for r in rows)} finished, {len(res['failed'])} failed, "
              f"{len(res['pending'])} pending.</p>"]
+    br = res.get("band_runs", {})
+    if sum(br.values()):
+        parts.append(f"<p>Band runs (--bands): {br['finished']} finished, {br['failed']} failed, {br['pending']} pending"
+                     f"{' (ranges use the finished ones)' if br['pending'] or br['failed'] else ''}.</p>")
     if res["failed"]:
         parts.append("<h2>Failed points</h2>" + _warnings(
             [f"{f['point']}: exit {f['exit_code']}: {f['reason']}" for f in res["failed"]], "fail"))

@@ -699,7 +699,9 @@ def collect(out: Path, plots: bool = True) -> dict:
                     figures.append(str(png))
     failed = [r for r in rows if r["status"] == "failed"] + [
         {"point": pt["name"], **rec} for pt, rec, _ in records.values() if pt.get("band") and rec["status"] == "failed"]
-    return {"rows": rows, "bands": band_rows, "failed": failed,
+    band_status = {k: sum(1 for pt, rec, _ in records.values() if pt.get("band") and rec["status"] == k)
+                   for k in ("finished", "failed", "pending")}
+    return {"rows": rows, "bands": band_rows, "failed": failed, "band_runs": band_status,
             "pending": [r["point"] for r in rows if r["status"] == "pending"], "figures": figures}
 
 
