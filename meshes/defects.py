@@ -335,7 +335,7 @@ def build_planar(comm, p: dict):
             cur = [ex[k - 1] for k in pos]
         occ.synchronize()
         _tag(gmsh, dim, owner, (W, D, z0, L), model)
-        _refine(gmsh, dim, edges, h_def, h, 4 * a + 2 * h)
+        _refine(gmsh, dim, edges, h_def, h, 2 * a + 2 * h_fine)  # fine near the edges only
         if dim == 3:
             gmsh.option.setNumber("Mesh.Algorithm3D", 1)
         gmsh.model.mesh.generate(dim)
