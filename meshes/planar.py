@@ -85,8 +85,10 @@ def build(comm, p: dict):
         for name, tag in vols.items():
             model_.addPhysicalGroup(dim, [tag], name=name)
 
-        thinnest = min([s_[2] for s_ in stack[1:-1]] or [t])
-        eps = 1e-3 * min(thinnest, h) if coated else 1e-3 * h
+        # geometric tolerance: below the thinnest meshed layer (a thin film has no volume, so its
+        # thickness must not shrink the tolerance: a 1e-11 m film once lost every facet group)
+        thinnest = min([s_[2] for s_ in stack[1:-1]] or [h])
+        eps = 1e-3 * min(thinnest, h)
         vert = dim - 1  # coordinate index of the vertical axis
         top = stack[-1][1] + stack[-1][2]
 

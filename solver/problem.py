@@ -431,12 +431,17 @@ class CellProblem:
                 )
 
     def newton(self, problem=None):
-        """One SNES solve from the current state; returns (converged, reason)."""
-        problem = problem or self.build()
+        """One SNES solve from the current state; returns (converged, reason).
+
+        A failed solve can leave the linear solver in a failed state (e.g. a MUMPS factorisation of a
+        non-finite matrix, error 101): the problem is then rebuilt before the next solve, so a
+        continuation or a smaller time step really starts afresh."""
+        problem = self.build()
         before = _event_times()
         try:
             problem.solve()
         except Exception as exc:  # PETSc errors surface as exceptions in some configurations
+            self._problem = None
             return False, f"exception {str(exc).splitlines()[0]}"
         finally:  # time in residual + Jacobian assembly and in the linear solves (PETSc log events)
             after = _event_times()
@@ -450,6 +455,7 @@ class CellProblem:
         finite = self.comm.allreduce(finite, op=MPI.LAND)
         if reason > 0 and finite:
             return True, ""
+        self._problem = None  # rebuilt by the next solve (see above)
         return False, SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution"
 
     _newton = newton
