@@ -35,8 +35,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-runtime
 venv: $(VENV)/.installed-runtime
 
 demo: $(VENV)/.installed-runtime
-	$(VENV)/bin/licoat run cases/default.toml --out results/default
-	@echo "default case done: open results/default/fields/solution.bp in ParaView; summary in results/default/summary.json"
+	$(VENV)/bin/licoat run cases/default.toml --out results/default --quiet
+	$(VENV)/bin/licoat run cases/default.toml --out results/default_bare --quiet --set coating.material=none --set coating.thickness=0
+	$(VENV)/bin/licoat report results/default
+	@$(PY) -m licoat.demo results/default results/default_bare
 
 test-serial: $(VENV)/.installed-test
 	$(PY) -m pytest -q tests --ignore-glob='*_mpi.py'

@@ -34,9 +34,9 @@ PLANAR3D = ["geometry.dim=3", "geometry.width=10 um", "geometry.depth=10 um", "g
 # (name, case file, {size label: overrides})
 POINTS = [
     ("default 2D", "cases/default.toml", {
-        "h = 1 um": [],
-        "h = 0.5 um": ["geometry.mesh_size=0.5 um"]}),
-    ("planar 3D", "cases/default.toml", {
+        "h = 5 um": [],
+        "h = 2.5 um": ["geometry.mesh_size=2.5 um", "geometry.interface_mesh_size=1 um"]}),
+    ("planar 3D", "cases/planar.toml", {
         "h = 1 um": PLANAR3D + ["geometry.mesh_size=1 um"],
         "h = 0.5 um": PLANAR3D + ["geometry.mesh_size=0.5 um"]}),
     ("fibre host 3D", "cases/fibers.toml", {
@@ -47,7 +47,7 @@ POINTS = [
         "h = 1 um": []}),
 ]
 BIG = [
-    ("planar 3D (issue size)", "cases/default.toml", {
+    ("planar 3D (issue size)", "cases/planar.toml", {
         "20x20x50 um, h = 0.5 um": ["geometry.dim=3", "geometry.width=20 um", "geometry.depth=20 um",
                                     "geometry.electrolyte_thickness=50 um", "coating.material=none", "coating.thickness=0 nm",
                                     "geometry.mesh_size=0.5 um"]}),

@@ -21,7 +21,7 @@ from licoat.materials import MaterialError, list_materials, load_file, load_mate
 from licoat.sweep import band_properties
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "cases" / "default.toml"
+DEFAULT = ROOT / "cases" / "planar.toml"
 F, R = 96485.33212, 8.314462618
 
 

@@ -16,7 +16,7 @@ import pytest
 from licoat.cli import main
 from licoat.solver import checkpoint
 
-DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "default.toml"
+DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "planar.toml"
 CASE = ["--quiet", "--set", "geometry.mesh_size='4 um'", "--set", "operation.duration='20 s'",
         "--set", "output.checkpoint_every=4", "--set", "output.fields=false"]
 MPIEXEC = Path(sys.executable).parent / "mpiexec"

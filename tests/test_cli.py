@@ -9,7 +9,7 @@ import pytest
 
 from licoat.cli import main
 
-DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "default.toml"
+DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "planar.toml"
 
 BAD = [
     # (override, key path expected in the message)

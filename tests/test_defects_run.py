@@ -10,7 +10,7 @@ from licoat.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CRACKS = ROOT / "cases" / "review" / "alucone_25nm_cracks.toml"
-DEFAULT = ROOT / "cases" / "default.toml"
+DEFAULT = ROOT / "cases" / "planar.toml"
 
 
 def test_cracked_film_summary(tmp_path):

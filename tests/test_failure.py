@@ -20,7 +20,7 @@ from licoat import failure
 from licoat.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "cases" / "default.toml"
+DEFAULT = ROOT / "cases" / "planar.toml"
 COARSE = ["--quiet", "--set", "geometry.mesh_size='4 um'"]
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 

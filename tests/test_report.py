@@ -14,7 +14,7 @@ import pytest
 from licoat.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "cases" / "default.toml"
+DEFAULT = ROOT / "cases" / "planar.toml"
 CHROMIUM = next((shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
          "--disable-component-update", "--disable-sync"]

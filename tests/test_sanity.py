@@ -20,7 +20,7 @@ from licoat.solver.electrochemistry import SolverError, SteadyCell
 from licoat.solver.properties import Coating, Kinetics, Operation
 from tests.helpers import C0, D, TP, constant_electrolyte, planar
 
-DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "default.toml"
+DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "planar.toml"
 COARSE = ["--set", "geometry.mesh_size='4 um'", "--quiet"]
 L, T = 50e-6, 298.15
 

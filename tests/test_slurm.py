@@ -19,7 +19,7 @@ import pytest
 from licoat.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "cases" / "default.toml"
+DEFAULT = ROOT / "cases" / "planar.toml"
 NEEDED = ["munged", "munge", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "srun"]
 
 

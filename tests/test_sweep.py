@@ -22,7 +22,7 @@ from licoat.cli import main
 from licoat.sweep import expand_range, load_sweep, slurm_script
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "cases" / "default.toml"
+DEFAULT = ROOT / "cases" / "planar.toml"
 
 
 def _write(path: Path, text: str) -> Path:

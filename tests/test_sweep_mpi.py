@@ -12,7 +12,7 @@ from mpi4py import MPI
 from licoat.cli import main
 from licoat.materials import load_material
 
-DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "default.toml"
+DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "planar.toml"
 
 
 def test_vary_sweep_on_two_ranks(shared_tmp, capsys):
