@@ -150,9 +150,9 @@ class Coating(MaterialSection):
     stack: list[StackLayer] | None = None
     defects: Defects | None = None
     heterogeneity: Heterogeneity | None = None
-    # a dense film needing more than this to carry the current stops the run (exit 2) ... (issue 10 asks for
-    # 1 V by default; unset for now: tests/test_cli.py expects the dense 8 nm LiF film to fail with exit 3)
-    max_film_voltage: Q("V", gt=0) | None = None
+    # a dense film needing more than this to carry the current stops the run (exit 2, naming the layer
+    # and what would carry the current) ...
+    max_film_voltage: Q("V", gt=0) | None = 1.0
     # ... unless this is true (then a warning)
     allow_impossible_film: bool = False
 

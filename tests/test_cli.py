@@ -94,13 +94,14 @@ def test_run_writes_results(tmp_path):
     assert not (tmp_path / "res.partial").exists()
 
 
-def test_blocking_coating_is_a_solver_failure(tmp_path, capsys):
-    """8 nm ALD LiF at 1e-14 S/cm (review): ASR 8e3 Ohm m^2 needs 1.6e5 V at 2 mA/cm^2, far outside the
-    potential window of solver/sanity.py: exit 3 naming the film, no results (issue 13)."""
+def test_blocking_coating_is_impossible_input(tmp_path, capsys):
+    """8 nm ALD LiF at 1e-14 S/cm (review): ASR 8e3 Ohm m^2 needs 1.6e5 V at 2 mA/cm^2, more than
+    coating.max_film_voltage (1 V): exit 2 naming the film and what would carry the current, no results
+    (issues 10 and 13)."""
     out = tmp_path / "lif"
     rc = main(["run", str(DEFAULT), "--out", str(out), "--quiet", "--set", "coating.material='LiF'",
                "--set", "coating.thickness='8 nm'"])
-    assert rc == 3
+    assert rc == 2
     assert "cannot carry" in capsys.readouterr().err
     assert not out.exists()
 
