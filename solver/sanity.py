@@ -190,6 +190,28 @@ def check_current_balance(cell, case, metrics: dict, coating=None) -> None:
                 "iterate is not a solution")
 
 
+def check_thin_film_balance(cell, rtol: float = FILM_RTOL) -> None:
+    """Thin films: the Li|film reaction current equals the current through the film,
+    ∫_S i_kin dS = ∫_S (ψ − φ)/ASR dS (the film equation), within ``rtol`` of the plating current."""
+    if not getattr(cell, "thin", False):
+        return
+    from dolfinx import fem
+    from mpi4py import MPI
+
+    def integral(expr_of):
+        local = sum(fem.assemble_scalar(fem.form(expr_of(n) * cell.sm[n])) for n in cell.surfaces)
+        return cell.comm.allreduce(local, op=MPI.SUM)
+
+    i_kin = integral(lambda n: cell.expr["i_kin"][n])
+    i_film = integral(lambda n: cell.i_n[n] - cell.i_leak.get(n, 0.0))
+    scale = max(abs(i_kin), abs(i_film), 1e-300)
+    if not abs(i_kin - i_film) <= rtol * scale:
+        raise _solver_error(
+            f"current balance violated: the Li|film reaction current {i_kin / cell.area_S:.6g} A/m^2 differs from "
+            f"the current through the thin film {i_film / cell.area_S:.6g} A/m^2 (tolerance {rtol:.0%}): the "
+            "Newton iterate is not a solution")
+
+
 def check_state(cell, case, metrics: dict | None = None, coating=None, transient: bool = False) -> dict:
     """Every post-solve rule; returns ``metrics`` (computed when not given)."""
     check_finite(cell)
@@ -197,6 +219,7 @@ def check_state(cell, case, metrics: dict | None = None, coating=None, transient
         metrics = cell.metrics()
     check_concentration(cell, case, transient)
     check_current_balance(cell, case, metrics, coating)
+    check_thin_film_balance(cell)
     check_potentials(cell, metrics, coating)
     return metrics
 

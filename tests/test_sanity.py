@@ -188,3 +188,20 @@ def test_issue_cases_exit_3(voltage, reason, tmp_path, capsys):
     assert rc == 3
     assert reason in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_thin_film_balance_rule():
+    """Thin film: the Li|film reaction current equals the film current (ψ − φ)/ASR at a solution; an
+    iterate whose film potential ψ is moved off the solution fails the rule (solver/sanity.py)."""
+    from helpers import constant_electrolyte, planar
+    from licoat.solver.properties import Kinetics, Operation
+
+    tm = planar(MPI.COMM_WORLD, L=20e-6, t=20e-9, model="thin")
+    cell = SteadyCell(MPI.COMM_WORLD, tm, constant_electrolyte(), Kinetics(10.0, 0.5, 0.5, 0.0),
+                      Operation("potentiostatic", None, -0.1, 298.15), coating=Coating("film", 20e-9, 1e-4, "thin"),
+                      length_scale=20e-6)
+    cell.solve()
+    sanity.check_thin_film_balance(cell)
+    cell.psi_hat.x.array[:] *= 0.5  # not a solution any more
+    with pytest.raises(SolverError, match="thin film"):
+        sanity.check_thin_film_balance(cell)
