@@ -57,4 +57,6 @@ def compile_args(native: bool | None = None) -> list[str]:
 
 
 #: ``jit_options`` for ``dolfinx.fem.form`` / ``NonlinearProblem`` / ``LinearProblem``.
-JIT_OPTIONS: dict = {"cffi_extra_compile_args": compile_args()}
+# timeout: several processes (mpiexec ranks, sweep points) compile the same new form at once and wait on
+# FFCx's file lock; under load the default 10 s wait was seen to expire
+JIT_OPTIONS: dict = {"cffi_extra_compile_args": compile_args(), "timeout": 120}
