@@ -60,3 +60,16 @@ def compile_args(native: bool | None = None) -> list[str]:
 # timeout: several processes (mpiexec ranks, sweep points) compile the same new form at once and wait on
 # FFCx's file lock; under load the default 10 s wait was seen to expire
 JIT_OPTIONS: dict = {"cffi_extra_compile_args": compile_args(), "timeout": 120}
+
+
+def _raise_default_timeout():
+    """Every form licoat compiles (metrics, expressions too) waits up to 120 s on the compile lock."""
+    from licoat import import_stack
+
+    import_stack()
+    import dolfinx.jit
+
+    dolfinx.jit.DOLFINX_DEFAULT_JIT_OPTIONS["timeout"] = (JIT_OPTIONS["timeout"], "Timeout for JIT compilation")
+
+
+_raise_default_timeout()

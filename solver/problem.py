@@ -34,6 +34,7 @@ from dolfinx.fem.petsc import NonlinearProblem  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
 from licoat.solver import components as C  # noqa: E402
+from licoat.solver import jit as _jit  # noqa: E402,F401 - sets the compile-lock timeout for every form
 from licoat.solver.fields import SPLIT_PC, FieldRegistry  # noqa: E402
 from licoat.solver.submesh import one_sided_entities, restrict  # noqa: E402
 
