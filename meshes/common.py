@@ -280,6 +280,15 @@ def graded_layers(thickness: float, h_fine: float, h_coarse: float, ratio: float
     return [1] * len(sizes), [float(x) for x in cum]
 
 
+def reversed_layers(layers):
+    """Layer spec graded fine at the top instead of the bottom (e.g. the Li below its surface)."""
+    _, cum = layers
+    sizes = np.diff(np.concatenate([[0.0], cum]))[::-1]
+    out = np.cumsum(sizes)
+    out[-1] = 1.0
+    return [1] * len(sizes), [float(x) for x in out]
+
+
 def uniform_layers(thickness: float, h: float):
     n = max(1, int(np.ceil(thickness / h - 1e-9)))
     return [n], [1.0]

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from licoat.meshes.common import GMSH_UNIT, GeometryError, graded_layers, to_dolfinx
+from licoat.meshes.common import GMSH_UNIT, GeometryError, graded_layers, reversed_layers, to_dolfinx
 
 KINDS = ("pinholes", "cracks")
 
@@ -306,7 +306,7 @@ def build_planar(comm, p: dict):
     n_coat = int(p.get("coating_cells", 2))  # cells across the film
     f = lay["depth"]
     # vertical layers (name, thickness, (numElements, heights)); a partial gap splits the film in two
-    layers = [("anode", Ha, _reverse(graded_layers(Ha, h_fine, h)))]
+    layers = [("anode", Ha, reversed_layers(graded_layers(Ha, h_fine, h)))]
     if resolved:
         if f < 1:
             layers.append(("coating", (1 - f) * t, ([max(1, n_coat // 2)], [1.0])))
@@ -386,13 +386,6 @@ def _tag(gmsh, dim: int, owner: dict, box: tuple, model: str) -> None:
     for name, tags in facets.items():
         gmsh.model.addPhysicalGroup(dim - 1, sorted(tags), name=name)
 
-
-def _reverse(layers):
-    _, cum = layers
-    sizes = np.diff(np.concatenate([[0.0], cum]))[::-1]
-    out = np.cumsum(sizes)
-    out[-1] = 1.0
-    return [1] * len(sizes), [float(x) for x in out]
 
 
 def isolated_pinhole(comm, radius: float, cell_radius: float, height: float, cells_per_radius: int = 30,

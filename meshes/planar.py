@@ -16,16 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from licoat.meshes.common import (GMSH_UNIT, GeometryError, graded_layers, interface_name, layer_name, layer_offsets,
-                                  to_dolfinx, uniform_layers)
+                                  reversed_layers, to_dolfinx, uniform_layers)
 
-
-def _reverse(layers):
-    """Layer spec graded fine at the top instead of the bottom."""
-    _, cum = layers
-    sizes = np.diff(np.concatenate([[0.0], cum]))[::-1]
-    out = np.cumsum(sizes)
-    out[-1] = 1.0
-    return [1] * len(sizes), [float(x) for x in out]
 
 
 def layer_stack(p: dict) -> list[tuple[str, float, float, tuple]]:
@@ -38,7 +30,7 @@ def layer_stack(p: dict) -> list[tuple[str, float, float, tuple]]:
         raise GeometryError(
             f"coating.thickness = {t:g} m must be smaller than geometry.electrolyte_thickness = {L:g} m"
         )
-    stack = [("anode", -Ha, Ha, _reverse(graded_layers(Ha, h_fine, h)))]
+    stack = [("anode", -Ha, Ha, reversed_layers(graded_layers(Ha, h_fine, h)))]
     n = int(p.get("coating_cells", 2))  # cells across each resolved layer
     bottom = 0.0
     for i, top in enumerate(layer_offsets(p)):
