@@ -213,6 +213,8 @@ class Host(MaterialSection):
     # true: host and collector are equipotential (sigma >> kappa, e.g. Cu); false: electronic
     # conduction in them is solved with the materials' electronic_conductivity (e.g. carbon)
     equipotential: bool = True
+    # real / smooth area of the host surfaces (e.g. struts carrying nanofibres): multiplies their kinetics
+    surface_area_factor: Q("dimensionless", ge=1) = 1.0
 
 
 class Step(Section):

@@ -172,7 +172,10 @@ def surface_kinetics(case: Case, tm) -> dict:
             eta_nuc = coat.value("nucleation_overpotential")
         from dataclasses import replace
 
-        out[name] = replace(base, nucleation_overpotential=eta_nuc)
+        # nanofibres on the struts: the reaction runs on f times the smooth area (kinetics-dominated at
+        # that scale, tests/test_surface_area_factor.py), so the current per smooth area is f i_n
+        f = case.host.surface_area_factor if metal == "host" else 1.0
+        out[name] = replace(base, nucleation_overpotential=eta_nuc, exchange_current_density=f * base.exchange_current_density)
     return out
 
 
