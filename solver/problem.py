@@ -323,7 +323,6 @@ class CellProblem:
         ds = self.ds(tuple(self.tm.tag(n) for n in names))
         return self._integrate(expr * ds) / self._integrate(self._one * ds)
 
-    _surface_mean = surface_mean
 
     # -------------------------------------------------------------- solver
     def petsc_options(self) -> dict:
@@ -368,7 +367,6 @@ class CellProblem:
                 self._set_field_split(self._problem)
         return self._problem
 
-    _build = build
 
     def _set_field_split(self, problem):
         from petsc4py import PETSc
@@ -391,7 +389,6 @@ class CellProblem:
     def scale_load(self, load: float):
         self.control.scale_load(self, load)
 
-    _scale_load = scale_load
 
     def solve(self):
         """Newton solve; on failure, continuation in the load (current or voltage) from the trivial
@@ -459,7 +456,6 @@ class CellProblem:
         self._problem = None  # rebuilt by the next solve (see above)
         return False, SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution"
 
-    _newton = newton
 
     def worst_field(self, problem=None) -> str:
         """Name of the field whose (scaled) residual block is largest at the last iterate."""
@@ -470,7 +466,6 @@ class CellProblem:
             norms.append(self.comm.allreduce(float(np.sum(b.array[:n_own] ** 2)), op=MPI.SUM))
         return self.registry.names[int(np.argmax(norms))]
 
-    _worst_field = worst_field
 
     # -------------------------------------------------------------- time stepping
     def set_time_step(self, dt: float, dt_prev: float | None):
@@ -519,11 +514,6 @@ class CellProblem:
         from licoat.solver.cell_metrics import output_fields
 
         return output_fields(self, out)
-
-    def _interpolate_surface(self, exprs: dict, target):
-        from licoat.solver.cell_metrics import interpolate_surface
-
-        interpolate_surface(self, exprs, target)
 
     def plating_series(self) -> dict:
         from licoat.solver.cell_metrics import plating_series
