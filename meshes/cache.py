@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from licoat import __version__
-from licoat.meshes.common import TaggedMesh
+from licoat.meshes.common import TaggedMesh, write_tagged_xdmf
 
 import dolfinx  # noqa: E402
 from dolfinx.io import XDMFFile  # noqa: E402
@@ -93,14 +93,7 @@ def write_entry(tm: TaggedMesh, directory: Path) -> None:
     if comm.rank == 0:
         directory.mkdir(parents=True, exist_ok=True)
     comm.barrier()
-    tm.mesh.topology.create_connectivity(tm.dim - 1, tm.dim)
-    tm.mesh.name = "mesh"
-    tm.cell_tags.name = "cell_tags"
-    tm.facet_tags.name = "facet_tags"
-    with XDMFFile(comm, str(directory / "mesh.xdmf"), "w") as f:
-        f.write_mesh(tm.mesh)
-        f.write_meshtags(tm.cell_tags, tm.mesh.geometry)
-        f.write_meshtags(tm.facet_tags, tm.mesh.geometry)
+    write_tagged_xdmf(tm, directory / "mesh.xdmf")
     simplex = tm.mesh.topology.cell_type in (dolfinx.mesh.CellType.triangle, dolfinx.mesh.CellType.tetrahedron)
     if simplex:
         cvals, frows = _tags_by_file_cell(tm)

@@ -260,6 +260,20 @@ def to_dolfinx(comm: MPI.Comm, build, gdim: int, **info) -> TaggedMesh:
     return TaggedMesh(mesh, data.cell_tags, data.facet_tags, groups, info)
 
 
+def write_tagged_xdmf(tm: TaggedMesh, path) -> None:
+    """Write the mesh with its cell and facet tags to one XDMF/HDF5 file (collective, in parallel)."""
+    from dolfinx.io import XDMFFile
+
+    tm.mesh.topology.create_connectivity(tm.dim - 1, tm.dim)
+    tm.mesh.name = "mesh"
+    tm.cell_tags.name = "cell_tags"
+    tm.facet_tags.name = "facet_tags"
+    with XDMFFile(tm.mesh.comm, str(path), "w") as f:
+        f.write_mesh(tm.mesh)
+        f.write_meshtags(tm.cell_tags, tm.mesh.geometry)
+        f.write_meshtags(tm.facet_tags, tm.mesh.geometry)
+
+
 def graded_layers(thickness: float, h_fine: float, h_coarse: float, ratio: float = 1.25):
     """Cell heights for an extruded layer: ``h_fine`` at its base growing geometrically to ``h_coarse``.
 

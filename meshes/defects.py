@@ -267,14 +267,8 @@ def _refine(gmsh, dim: int, edges: list, h_def: float, h: float, reach: float) -
     f.setNumber(th, "DistMin", 0.5 * h_def)
     f.setNumber(th, "DistMax", reach)
     f.setAsBackgroundMesh(th)
-    opt = gmsh.option
-    opt.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
-    opt.setNumber("Mesh.MeshSizeFromPoints", 0)
-    opt.setNumber("Mesh.MeshSizeFromCurvature", 0)
-    opt.setNumber("Mesh.MeshSizeMin", h_def)
-    opt.setNumber("Mesh.MeshSizeMax", h)
-    opt.setNumber("Mesh.Algorithm", 6)
-    opt.setNumber("General.NumThreads", 1)
+    background_size_only(gmsh, h_def, h)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
 
 
 def build_planar(comm, p: dict):
@@ -388,6 +382,17 @@ def _tag(gmsh, dim: int, owner: dict, box: tuple, model: str) -> None:
 
 
 
+def background_size_only(gmsh, h_min: float, h_max: float) -> None:
+    """Mesh sizes from the background field alone, within [h_min, h_max], on one thread (reproducible)."""
+    opt = gmsh.option
+    opt.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+    opt.setNumber("Mesh.MeshSizeFromPoints", 0)
+    opt.setNumber("Mesh.MeshSizeFromCurvature", 0)
+    opt.setNumber("Mesh.MeshSizeMin", h_min)
+    opt.setNumber("Mesh.MeshSizeMax", h_max)
+    opt.setNumber("General.NumThreads", 1)
+
+
 def isolated_pinhole(comm, radius: float, cell_radius: float, height: float, cells_per_radius: int = 30,
                      far_size: float | None = None, grow: float = 0.3, disk_cells: float = 3, grow_far: float = 0.3):
     """Verification geometry (SI): a quarter disk electrode ``anode_electrolyte`` of ``radius`` a at the
@@ -444,13 +449,7 @@ def isolated_pinhole(comm, radius: float, cell_radius: float, height: float, cel
         # graded towards the disk edge (size h_def + grow d_edge), a/5 over the disk, growing away from it
         f.setString(th, "F", f"Min({h}, Min({h_def} + {grow} * F{dist}, {a / disk_cells} + {grow_far} * F{dd}))")
         f.setAsBackgroundMesh(th)
-        opt = gmsh.option
-        opt.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
-        opt.setNumber("Mesh.MeshSizeFromPoints", 0)
-        opt.setNumber("Mesh.MeshSizeFromCurvature", 0)
-        opt.setNumber("Mesh.MeshSizeMin", h_def)
-        opt.setNumber("Mesh.MeshSizeMax", h)
-        opt.setNumber("General.NumThreads", 1)
+        background_size_only(gmsh, h_def, h)
         gmsh.model.mesh.generate(3)
         return {}
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from licoat.meshes.common import TaggedMesh
+from licoat.meshes.common import TaggedMesh, write_tagged_xdmf
 from mpi4py import MPI
 
 import dolfinx  # noqa: E402
@@ -248,21 +248,12 @@ def geometry_report(tm: TaggedMesh, p: dict, mesh_s: float | None = None) -> dic
 
 def write_mesh(tm: TaggedMesh, directory, report: dict | None = None) -> Path:
     """Write ``mesh.xdmf`` (mesh + cell and facet tags, parallel) and ``geometry.json`` (rank 0)."""
-    from dolfinx.io import XDMFFile
-
     directory = Path(directory)
     comm = tm.mesh.comm
     if comm.rank == 0:
         directory.mkdir(parents=True, exist_ok=True)
     comm.barrier()
-    tm.mesh.topology.create_connectivity(tm.dim - 1, tm.dim)
-    tm.mesh.name = "mesh"
-    tm.cell_tags.name = "cell_tags"
-    tm.facet_tags.name = "facet_tags"
-    with XDMFFile(comm, str(directory / "mesh.xdmf"), "w") as f:
-        f.write_mesh(tm.mesh)
-        f.write_meshtags(tm.cell_tags, tm.mesh.geometry)
-        f.write_meshtags(tm.facet_tags, tm.mesh.geometry)
+    write_tagged_xdmf(tm, directory / "mesh.xdmf")
     if comm.rank == 0:
         doc = {"groups": {k: list(v) for k, v in tm.groups.items()}, "info": tm.info, "report": report}
         tmp = directory / f".geometry.json.{os.getpid()}"
