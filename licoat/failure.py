@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 
 AGREE_TIMEOUT_S = float(os.environ.get("LICOAT_FAILURE_AGREE_S", "10"))
+ABORT_GRACE_S = 1.0
 _COMM = None
 
 
@@ -144,6 +145,9 @@ def finish(comm, exc: BaseException, say) -> int:
     while not req.Test():
         if time.monotonic() - t0 > AGREE_TIMEOUT_S:
             print(f"licoat: rank {comm.rank}: {msg}", file=sys.stderr, flush=True)
+            # mpiexec forwards a rank's stderr asynchronously and drops what it has not read when
+            # MPI_Abort kills the job: give the forwarder a moment so the message reaches the user.
+            time.sleep(ABORT_GRACE_S)
             comm.Abort(code)
         time.sleep(0.01)
     if comm.rank == 0:  # every rank failed: one message
