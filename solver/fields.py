@@ -15,6 +15,13 @@ import numpy as np
 #: Block order of the Newton system (also the order of the residual forms).
 ORDER = ("concentration", "potential", "metal_potential", "electrode_potential", "film_potential", "salt_multiplier")
 
+#: The fields assembled as the components of ONE vector-valued P1 unknown (one kernel for all their
+#: block pairs, sharing the properties of c); chosen by measurement
+#: (benchmarks/results/assembly_blocked_vs_vector.json): the metal and film potentials live on small
+#: parts of the mesh and are pinned elsewhere, so as components they would only add pinned rows to
+#: every element matrix; they stay their own blocks, as do the real-valued unknowns.
+VECTOR = ("concentration", "potential")
+
 #: Field-split group of each field: AMG on the PDE blocks, point/block Jacobi on the small ones.
 SPLIT = {"concentration": "concentration", "potential": "potential", "metal_potential": "metal",
          "film_potential": "film", "electrode_potential": "global", "salt_multiplier": "global"}
@@ -73,11 +80,26 @@ class FieldRegistry:
     def dofs(self) -> int:
         return int(sum(f.global_size() for f in self.ordered()))
 
-    def split_index_sets(self, offset: int) -> dict[str, list[np.ndarray]]:
-        """Global indices of each split group in the blocked (kind="mpi") layout: on every rank the
-        owned dofs of field 0, then field 1, ... are contiguous from the rank's ownership start."""
+    def vector(self) -> list[Field]:
+        """The fields that are the components of the one vector-valued P1 unknown, in block order."""
+        return [f for f in self.ordered() if f.name in VECTOR]
+
+    def blocks(self) -> list[Field]:
+        """The fields that are their own blocks after the vector unknown (real-valued unknowns, and
+        the P1 fields outside ``VECTOR``)."""
+        return [f for f in self.ordered() if f.name not in VECTOR]
+
+    def split_index_sets(self, offset: int, owned_nodes: int) -> dict[str, list[np.ndarray]]:
+        """Global indices of each split group in the Newton system's layout (kind="mpi"): on every
+        rank the owned dofs of the vector unknown come first, node by node with its fields
+        interleaved (component i at stride ``bs``), then the owned dofs of each other block."""
         groups: dict[str, list[np.ndarray]] = {}
-        for f in self.ordered():
+        vec = self.vector()
+        bs = len(vec)
+        for i, f in enumerate(vec):
+            groups.setdefault(f.split, []).append(offset + i + bs * np.arange(owned_nodes))
+        offset += bs * owned_nodes
+        for f in self.blocks():
             n = f.owned_size()
             groups.setdefault(f.split, []).append(np.arange(offset, offset + n))
             offset += n

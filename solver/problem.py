@@ -70,6 +70,27 @@ def _event_times() -> list[float]:
     return [PETSc.Log.Event(name).getPerfInfo()["time"] for name in _EVENTS]
 
 
+def _residual_without_lifting(snes, x, b, u, residual, bcs, _blocks=None):
+    """``dolfinx.fem.petsc.assemble_residual`` less the lifting of the Dirichlet rows: every iterate
+    already holds the Dirichlet values (CellProblem.newton sets them before SNES starts, and a
+    Newton update is zero on those rows), so the lifting term J (g - x) is identically zero. It is
+    not free: with fields pinned on most of the mesh it would recompute the element Jacobian of
+    nearly every cell at every residual."""
+    from dolfinx.fem import petsc as fp
+    from dolfinx.la import petsc as lp
+    from petsc4py import PETSc
+
+    lp._ghost_update(x, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
+    fp.assign(x, u)
+    b.setAttr("_blocks", _blocks)
+    x.setAttr("_blocks", _blocks)
+    lp._zero_vector(b)
+    fp.assemble_vector(b, residual)
+    lp._ghost_update(b, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+    fp.set_bc(b, fp._bcs_by_block(fp._extract_function_spaces(residual), bcs), x0=x, alpha=-1.0)
+    lp._ghost_update(b, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
+
+
 def volume_quadrature_degree(degree: int) -> int:
     """Quadrature degree of every volume integral for P_degree fields (see CellProblem.__init__)."""
     return 2 * degree
@@ -174,6 +195,8 @@ class CellProblem:
         self.forms = [residual[f.name] for f in self.registry.ordered()]
         self.unknowns = self.registry.functions
         self.bcs = [bc for comp in self.components for bc in comp.bcs(self)] + self._pin_bcs()
+
+        self._vector_system()
 
         self.S_dofs = fem.locate_dofs_topological(self.P1, d - 1, self.tm.facets(*self.surfaces))
         self.setup_s = time.perf_counter() - t0
@@ -290,6 +313,77 @@ class CellProblem:
                 out[f.name] = out[f.name] + zero * u * v * dx_pin
         return out
 
+    def _vector_system(self):
+        """The Newton system: the transport fields as the components of ONE vector-valued P1 unknown
+        ``U`` (``fields.VECTOR``; block size = their number), so that one kernel per cell assembles
+        the element matrix of all their block pairs, sharing the geometry, the field values and the
+        properties of c (κ(c), D(c), their derivatives) instead of recomputing them per block; the
+        other fields (real-valued unknowns, fields outside ``VECTOR``) stay their own blocks.
+
+        The components keep writing residuals in the per-field functions (``ctx.u``, ``ctx.v``): the
+        vector forms are those residuals with each field replaced by its component of ``U`` and each
+        test function by the component of the vector test function. The per-field functions stay the
+        state everyone reads and writes (output, metrics, checkpoints, initial guesses, published
+        expressions); ``U`` is the solver's copy, filled before every Newton solve and copied back
+        after it. A Dirichlet condition (or pin) of a component acts on its sub-space."""
+        from dolfinx import cpp as _cpp
+
+        vec, others = self.registry.vector(), self.registry.blocks()
+        self.block_size = bs = len(vec)
+        self.W = W = fem.functionspace(self.mesh, ("Lagrange", self.degree, (bs,)))
+        self.U = U = fem.Function(W, name="state")
+        vW = ufl.TestFunction(W)
+        # local dof of each per-field space -> local node of W (the same numbering in practice; mapped
+        # through the cell dofmaps so that nothing depends on it)
+        self._node = []
+        for f in vec:
+            V = f.function.function_space
+            im = V.dofmap.index_map
+            m = np.empty(im.size_local + im.num_ghosts, dtype=np.int32)
+            m[V.dofmap.list.ravel()] = W.dofmap.list.ravel()
+            self._node.append(m)
+        coef = {f.function: U[i] for i, f in enumerate(vec)}
+        forms = dict(zip(self.registry.names, self.forms))
+        F_U = None
+        for i, f in enumerate(vec):
+            Fi = ufl.replace(forms[f.name], {forms[f.name].arguments()[0]: vW[i], **coef})
+            F_U = Fi if F_U is None else F_U + Fi
+        self.solver_forms = [F_U] + [ufl.replace(forms[f.name], coef) for f in others]
+        self.solver_unknowns = [U] + [f.function for f in others]
+        # Dirichlet rows: a condition of a component on its sub-space (the same value object, so a
+        # load-scaled Constant keeps acting); the others' conditions as they are
+        space = [f.function.function_space._cpp_object for f in vec]
+        self.solver_bcs, self._bc_target = [], []
+        for bc in self.bcs:
+            i = next((k for k, V in enumerate(space) if V == bc.function_space), None)
+            if i is None:
+                self.solver_bcs.append(bc)
+                self._bc_target.append(next(f.function for f in others
+                                            if f.function.function_space._cpp_object == bc.function_space))
+                continue
+            if not isinstance(bc.g, _cpp.fem.Constant_float64):
+                raise TypeError("a Dirichlet value of a vector component must be a Constant")
+            dofs, _ = bc.dof_indices()
+            wdofs = (self._node[i][dofs] * bs + i).astype(np.int32)
+            self.solver_bcs.append(fem.DirichletBC(_cpp.fem.DirichletBC_float64(bc.g, wdofs, W.sub(i)._cpp_object)))
+            self._bc_target.append(U)
+
+    def _to_solver(self):
+        """Per-field functions -> the vector unknown, on the Dirichlet values (before a Newton solve:
+        every iterate then keeps them, so the residual needs no lifting)."""
+        a = self.U.x.array.reshape(-1, self.block_size)
+        for i, f in enumerate(self.registry.vector()):
+            a[self._node[i], i] = f.function.x.array
+        for bc, u in zip(self.solver_bcs, self._bc_target):
+            bc.set(u.x.array)
+
+    def _from_solver(self):
+        """The vector unknown -> per-field functions (after a Newton solve)."""
+        self.U.x.scatter_forward()
+        a = self.U.x.array.reshape(-1, self.block_size)
+        for i, f in enumerate(self.registry.vector()):
+            f.function.x.array[:] = a[self._node[i], i]
+
     def _pin_bcs(self) -> list:
         fdim = self.dim - 1
         bcs = []
@@ -360,9 +454,12 @@ class CellProblem:
             except ImportError:
                 JIT_OPTIONS = {}
             self._problem = NonlinearProblem(
-                self.forms, self.unknowns, bcs=self.bcs, petsc_options_prefix=f"licoat_cell_{id(self)}_",
+                self.solver_forms, self.solver_unknowns, bcs=self.solver_bcs, petsc_options_prefix=f"licoat_cell_{id(self)}_",
                 petsc_options=self.petsc_options(), kind="mpi", jit_options=JIT_OPTIONS,
             )
+            p = self._problem
+            p.solver.setFunction(_residual_without_lifting, p.b, kargs={
+                "u": p.u, "residual": p.F, "bcs": self.solver_bcs, "_blocks": p.b.getAttr("_blocks")})
             if self.iterative:
                 self._set_field_split(self._problem)
         return self._problem
@@ -371,7 +468,7 @@ class CellProblem:
     def _set_field_split(self, problem):
         from petsc4py import PETSc
 
-        groups = self.registry.split_index_sets(problem.A.getOwnershipRange()[0])
+        groups = self.registry.split_index_sets(problem.A.getOwnershipRange()[0], self.W.dofmap.index_map.size_local)
         sets = [(g, PETSc.IS().createGeneral(np.concatenate(idx).astype(PETSc.IntType), comm=self.comm))
                 for g, idx in groups.items()]
         pc = problem.solver.getKSP().getPC()
@@ -436,12 +533,14 @@ class CellProblem:
         continuation or a smaller time step really starts afresh."""
         problem = self.build()
         before = _event_times()
+        self._to_solver()
         try:
             problem.solve()
         except Exception as exc:  # PETSc errors surface as exceptions in some configurations
             self._problem = None
             return False, f"exception {str(exc).splitlines()[0]}"
         finally:  # time in residual + Jacobian assembly and in the linear solves (PETSc log events)
+            self._from_solver()
             after = _event_times()
             self.assembly_s += (after[0] - before[0]) + (after[1] - before[1])
             self.linear_solve_s += after[2] - before[2]

@@ -189,9 +189,14 @@ def test_manufactured_source_vanishes_at_a_p1_exact_solution():
 def test_field_registry_orders_blocks_and_splits():
     prob = cell(t=20e-9, model="thin", options=SolverOptions(linear_solver="iterative"))
     assert prob.registry.names == ["concentration", "potential", "electrode_potential", "film_potential"]
-    groups = prob.registry.split_index_sets(0)
-    assert list(groups) == ["concentration", "potential", "global", "film"]
-    assert sum(len(np.concatenate(v)) for v in groups.values()) == prob.registry.dofs()
+    # the P1 fields are the components of one vector unknown (bs = 3), the real unknown follows
+    assert prob.block_size == 3 and [f.name for f in prob.registry.vector()] == ["concentration", "potential", "film_potential"]
+    n = prob.W.dofmap.index_map.size_local
+    groups = prob.registry.split_index_sets(0, n)
+    assert list(groups) == ["concentration", "potential", "film", "global"]
+    assert np.array_equal(groups["potential"][0], 1 + 3 * np.arange(n))
+    every = np.sort(np.concatenate([np.concatenate(v) for v in groups.values()]))
+    assert np.array_equal(every, np.arange(prob.registry.dofs()))  # a partition of the Newton system
 
 
 def test_dofs_count_only_the_unknowns_that_mean_something():
