@@ -16,10 +16,12 @@ import numpy as np
 ORDER = ("concentration", "potential", "metal_potential", "electrode_potential", "film_potential", "salt_multiplier")
 
 #: The fields assembled as the components of ONE vector-valued P1 unknown (one kernel for all their
-#: block pairs, sharing the properties of c); chosen by measurement
-#: (benchmarks/results/assembly_blocked_vs_vector.json): the metal and film potentials live on small
-#: parts of the mesh and are pinned elsewhere, so as components they would only add pinned rows to
-#: every element matrix; they stay their own blocks, as do the real-valued unknowns.
+#: block pairs, sharing κ(c), D(c) and their derivatives; benchmarks/results/assembly_ab_in_process.json:
+#: the same Jacobian 1.3-1.4x faster in CPU time than one block per pair). The metal and film
+#: potentials live on small parts of the mesh (pinned elsewhere) and share no property evaluation:
+#: as components they would make every element matrix (bs·n)² with mostly pinned rows, and the
+#: insertion of that dense block is already over half the Jacobian's cost at bs = 2 (a vector Poisson
+#: on the same space takes 57 % of its time); they stay their own blocks, as do the real unknowns.
 VECTOR = ("concentration", "potential")
 
 #: Field-split group of each field: AMG on the PDE blocks, point/block Jacobi on the small ones.

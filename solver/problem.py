@@ -15,7 +15,10 @@ undefined across process boundaries in DOLFINx 0.11 (FEniCS/dolfinx#2556; the as
 detects it since FEniCS/dolfinx#3439); that is why every facet integral here is one-sided (see
 solver/submesh.py), and why the fields stay on the ionic submesh with pinned dofs. The pinned rows
 are identity rows, kept in their own field-split block (film: block Jacobi), so they cost the
-preconditioner nothing; ``dofs`` in the summary counts the real unknowns (pinned dofs excluded), and
+preconditioner nothing. The Newton system assembles ĉ and φ̂ as the two components of one
+vector-valued P1 unknown (one kernel for all four block pairs; :meth:`CellProblem._vector_system`,
+``fields.VECTOR``), the other fields as their own blocks; the per-field functions stay the state
+that everything else reads and writes; ``dofs`` in the summary counts the real unknowns (pinned dofs excluded), and
 the 1 vs 2 rank tests keep this honest.
 """
 
