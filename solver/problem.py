@@ -329,8 +329,6 @@ class CellProblem:
         state everyone reads and writes (output, metrics, checkpoints, initial guesses, published
         expressions); ``U`` is the solver's copy, filled before every Newton solve and copied back
         after it. A Dirichlet condition (or pin) of a component acts on its sub-space."""
-        from dolfinx import cpp as _cpp
-
         vec, others = self.registry.vector(), self.registry.blocks()
         self.block_size = bs = len(vec)
         self.W = W = fem.functionspace(self.mesh, ("Lagrange", self.degree, (bs,)))
@@ -354,26 +352,42 @@ class CellProblem:
         self.solver_forms = [F_U] + [ufl.replace(forms[f.name], coef) for f in others]
         self.solver_unknowns = [U] + [f.function for f in others]
         # Dirichlet rows: a condition of a component on its sub-space (the same value object, so a
-        # load-scaled Constant keeps acting); the others' conditions as they are
-        space = [f.function.function_space._cpp_object for f in vec]
-        self.solver_bcs, self._bc_target = [], []
+        # load-scaled Constant keeps acting); the others' conditions as they are. ``self.bcs`` may
+        # change between solves (a Cycler's voltage hold): the solver's list follows it in place.
+        self.solver_bcs, self._bc_target, self._bc_cache = [], [], {}
+        self._sync_bcs()
+
+    def _solver_bc(self, bc):
+        """(condition in the Newton system's layout, the function whose array it acts on) of one of
+        ``self.bcs``."""
+        from dolfinx import cpp as _cpp
+
+        vec = self.registry.vector()
+        i = next((k for k, f in enumerate(vec) if f.function.function_space._cpp_object == bc.function_space), None)
+        if i is None:
+            u = next(f.function for f in self.registry.blocks()
+                     if f.function.function_space._cpp_object == bc.function_space)
+            return bc, u
+        if not isinstance(bc.g, _cpp.fem.Constant_float64):
+            raise TypeError("a Dirichlet value of a vector component must be a Constant")
+        dofs, _ = bc.dof_indices()
+        wdofs = (self._node[i][dofs] * self.block_size + i).astype(np.int32)
+        sub = self.W.sub(i)._cpp_object
+        return fem.DirichletBC(_cpp.fem.DirichletBC_float64(bc.g, wdofs, sub)), self.U
+
+    def _sync_bcs(self):
+        pairs = []
         for bc in self.bcs:
-            i = next((k for k, V in enumerate(space) if V == bc.function_space), None)
-            if i is None:
-                self.solver_bcs.append(bc)
-                self._bc_target.append(next(f.function for f in others
-                                            if f.function.function_space._cpp_object == bc.function_space))
-                continue
-            if not isinstance(bc.g, _cpp.fem.Constant_float64):
-                raise TypeError("a Dirichlet value of a vector component must be a Constant")
-            dofs, _ = bc.dof_indices()
-            wdofs = (self._node[i][dofs] * bs + i).astype(np.int32)
-            self.solver_bcs.append(fem.DirichletBC(_cpp.fem.DirichletBC_float64(bc.g, wdofs, W.sub(i)._cpp_object)))
-            self._bc_target.append(U)
+            if id(bc) not in self._bc_cache:
+                self._bc_cache[id(bc)] = (bc, self._solver_bc(bc))  # bc kept alive: ids stay unique
+            pairs.append(self._bc_cache[id(bc)][1])
+        self.solver_bcs[:] = [b for b, _ in pairs]  # in place: the nonlinear solver holds this list
+        self._bc_target[:] = [u for _, u in pairs]
 
     def _to_solver(self):
         """Per-field functions -> the vector unknown, on the Dirichlet values (before a Newton solve:
         every iterate then keeps them, so the residual needs no lifting)."""
+        self._sync_bcs()
         a = self.U.x.array.reshape(-1, self.block_size)
         for i, f in enumerate(self.registry.vector()):
             a[self._node[i], i] = f.function.x.array

@@ -189,12 +189,14 @@ def test_manufactured_source_vanishes_at_a_p1_exact_solution():
 def test_field_registry_orders_blocks_and_splits():
     prob = cell(t=20e-9, model="thin", options=SolverOptions(linear_solver="iterative"))
     assert prob.registry.names == ["concentration", "potential", "electrode_potential", "film_potential"]
-    # the P1 fields are the components of one vector unknown (bs = 3), the real unknown follows
-    assert prob.block_size == 3 and [f.name for f in prob.registry.vector()] == ["concentration", "potential", "film_potential"]
+    # c and phi are the components of one vector unknown (bs = 2); the other fields are their own blocks
+    assert prob.block_size == 2 and [f.name for f in prob.registry.vector()] == ["concentration", "potential"]
+    assert [f.name for f in prob.registry.blocks()] == ["electrode_potential", "film_potential"]
     n = prob.W.dofmap.index_map.size_local
     groups = prob.registry.split_index_sets(0, n)
-    assert list(groups) == ["concentration", "potential", "film", "global"]
-    assert np.array_equal(groups["potential"][0], 1 + 3 * np.arange(n))
+    assert list(groups) == ["concentration", "potential", "global", "film"]
+    assert np.array_equal(groups["potential"][0], 1 + 2 * np.arange(n))
+    assert np.array_equal(groups["film"][0], 2 * n + 1 + np.arange(n))  # after V's one dof
     every = np.sort(np.concatenate([np.concatenate(v) for v in groups.values()]))
     assert np.array_equal(every, np.arange(prob.registry.dofs()))  # a partition of the Newton system
 
@@ -210,3 +212,35 @@ def test_dofs_count_only_the_unknowns_that_mean_something():
 
     assert prob.dofs == nodes("electrolyte") + nodes("electrolyte", "coating") + 1
     assert prob.dofs < prob.registry.dofs()  # pinned concentration dofs in the coating are not counted
+
+
+def test_vector_unknown_assembles_the_block_system():
+    """The Newton system as assembled (c, phi the components of one vector P1 unknown, one kernel) is the
+    system of one block per field pair: the same residual entries field by field and the same Jacobian,
+    with kappa(c), D(c) of the default electrolyte at a non-uniform state."""
+    import dolfinx.fem.petsc as fp
+    from dolfinx.fem.forms import derivative_block
+
+    from licoat import setup
+    from licoat.case import validate
+
+    tm = planar(COMM, width=W, L=L, h=L, h_fine=L, t=20e-9, model="thin", layers=1)
+    prob = SteadyCell(COMM, tm, setup.electrolyte(validate({})), KIN, Operation("galvanostatic", 20.0, None, 298.15),
+                      coating=Coating("film", 20e-9, 1e-2, "thin"), length_scale=L)
+    prob.initial_guess()
+    prob.registry["concentration"].function.interpolate(lambda x: 1 + 0.3 * x[1] / L + 0.1 * x[0] / W)
+    prob.registry["potential"].function.interpolate(lambda x: -0.5 * (1 - x[1] / L) + 0.2 * x[0] / W)
+    prob._to_solver()
+    prob._from_solver()  # both layouts at the same state, Dirichlet values included
+    bU = fem.assemble_vector(fem.form(prob.solver_forms[0])).array.reshape(-1, prob.block_size)
+    for i, f in enumerate(prob.registry.vector()):
+        bi = fem.assemble_vector(fem.form(prob.forms[prob.registry.names.index(f.name)])).array
+        assert np.abs(bi).max() > 0
+        assert np.allclose(bU[prob._node[i], i], bi, rtol=1e-12, atol=1e-14 * np.abs(bi).max())
+    norms = []
+    for F, u in ((prob.forms, prob.unknowns), (prob.solver_forms, prob.solver_unknowns)):
+        A = fp.assemble_matrix(fem.form(derivative_block(F, u)), kind="mpi")
+        A.assemble()
+        norms.append(A.norm())
+        A.destroy()
+    assert norms[1] == pytest.approx(norms[0], rel=1e-12)
