@@ -88,6 +88,20 @@ class Geometry(Section):
     collector_thickness: Length = 5e-6
     mesh_algorithm3d: Literal[1, 10] | None = None  # Gmsh 3D algorithm: 1 Delaunay, 10 HXT (default per kind)
     cache: bool = True  # reuse meshes from the on-disk cache (keyed by these parameters)
+    # uniform refinements in parallel after Gmsh (meshes/refine.py): Gmsh meshes at mesh_size x 2^levels and
+    # DOLFINx refines to mesh_size, with fibre surfaces snapped onto the cylinders (3D fibre hosts, planar cells)
+    refine_levels: int = Field(0, ge=0, le=3)
+
+    @model_validator(mode="after")
+    def _refinable(self):
+        # the surfaces stay exact under refinement only where meshes/refine.py knows them (refinable())
+        exact = self.kind == "planar" or (self.kind == "fibers" and self.dim == 3
+                                          and self.orientation in ("aligned", "random-in-plane"))
+        if self.refine_levels and not exact:
+            raise ValueError(f"geometry.refine_levels = {self.refine_levels}: refinement that keeps the surfaces "
+                             f"exact is available for kind = 'planar' and 3D 'fibers' hosts (aligned or "
+                             f"random-in-plane), not kind = '{self.kind}' (dim {self.dim}); use refine_levels = 0")
+        return self
 
 
 class StackLayer(MaterialSection):

@@ -137,15 +137,34 @@ def snap_to_fibres(tm: TaggedMesh, p: dict, fibres=None) -> int:
     return moved
 
 
+SNAPPED_ORIENTATIONS = ("aligned", "random-in-plane")
+
+
+def refinable(p) -> str | None:
+    """None if the mesh of geometry ``p`` can be refined with its surfaces kept exact, else why not.
+
+    Fibre hosts in 3D (aligned or random-in-plane: their surfaces are snapped onto the cylinders)
+    and planar cells (every interface is flat, so midpoint refinement is exact) qualify."""
+    kind, dim = p.get("kind"), int(p.get("dim"))
+    if kind == "planar":
+        return None
+    if kind == "fibers" and dim == 3 and p.get("orientation", "aligned") in SNAPPED_ORIENTATIONS:
+        return None
+    return (f"kind = '{kind}' (dim {dim}, orientation '{p.get('orientation')}'): refinement that keeps the surfaces "
+            "exact is available for 'planar' cells and 3D 'fibers' hosts (aligned or random-in-plane)")
+
+
 def refine_snapped(tm: TaggedMesh, p: dict, levels: int = 1, snap: bool = True) -> TaggedMesh:
-    """Refine the fibre-host mesh ``tm`` ``levels`` times (8x cells each, in parallel, no
+    """Refine the mesh ``tm`` ``levels`` times (8x cells each in 3D, 4x in 2D, in parallel, no
     redistribution) and snap the fibre surfaces after each level (``snap=False``: plain refinement,
-    for comparison). ``p``: the geometry dict the coarse mesh was built from (kind "fibers", 3D)."""
-    if p.get("kind") != "fibers" or int(p["dim"]) != 3:
-        raise ValueError("refine_snapped: 3D 'fibers' hosts only")
+    for comparison; planar cells need no snapping). ``p``: the geometry the coarse mesh was built from."""
+    why = refinable(p)
+    if why:
+        raise ValueError(f"refine_snapped: {why}")
     if levels < 0:
         raise ValueError(f"levels = {levels} must be >= 0")
-    fibres = fibers.layout(p)
+    snap = snap and p.get("kind") == "fibers"
+    fibres = fibers.layout(p) if snap else None
     moved = 0
     for _ in range(levels):
         mesh = tm.mesh
