@@ -187,6 +187,7 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
         summary["timing"]["mesh_s"] = mesh_s
         summary["timing"]["mesh_io_s"] = mesh_timing.get("mesh_io_s", 0.0)
         summary["mesh_from_cache"] = hit
+        summary["timing"]["peak_rss_MiB"] = _peak_rss_mib(comm)
         t1 = time.perf_counter()
         write_outputs(comm, case, stage.tmp, summary, case_path)
         summary["timing"]["output_s"] = time.perf_counter() - t1
@@ -321,10 +322,7 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
             write_fields(t)
         progress.update(t, record)
 
-    start, saver = checkpointing(case, cell, restart, checkpoint_dir)
-    if len(prot) > 1 and (saver is not None or start is not None):
-        raise ValueError("output.checkpoint_every / --restart: not available with [[operation.step]] protocols yet "
-                         "(the plating history and the protocol position are not checkpointed)")
+    start, saver = checkpointing(case, cell, restart, checkpoint_dir)  # the protocol position is in the loop state
     ref = case.operation.current_density if case.operation.mode == "galvanostatic" else case.operation.voltage
 
     def step_options(step_duration, t_end):
@@ -373,7 +371,8 @@ def summary_of(comm, case: Case, inputs: CellInputs, cell, m: dict, setup_s: flo
     applied = case.operation.current_density
     if applied is not None and history is not None:  # the current of the last protocol step
         applied = applied * float(cell.load.value)
-    if applied is None or case.operation.mode == "potentiostatic":  # the current the voltage drew
+    holding = getattr(cell.control, "holding", False)  # a Cycler's voltage hold (solver/components.py)
+    if applied is None or case.operation.mode == "potentiostatic" or holding:  # the current the voltage drew
         applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / inputs.footprint
     summary = {
         "version": licoat.__version__,
@@ -528,6 +527,15 @@ def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: s
                               "case_file": str(case_path) if case_path else "", "units": "SI"}
         atomic_write(directory / "case.toml",
                      "# Fully resolved licoat case: every value in SI units, defaults filled in.\n" + tomli_w.dumps(resolved))
+
+
+def _peak_rss_mib(comm) -> float:
+    """Largest peak resident set size of any rank so far, MiB (getrusage; KiB on Linux). Collective."""
+    import resource
+
+    from mpi4py import MPI
+
+    return comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, op=MPI.MAX)
 
 
 def _write_json(comm, path: Path, data: dict):
