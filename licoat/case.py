@@ -232,8 +232,9 @@ class Host(MaterialSection):
 
 
 class Step(Section):
-    """One ``[[operation.step]]``: ``current_density`` (plating positive, stripping negative) or ``voltage``,
-    for a ``duration`` or a ``capacity`` (current steps only); or a ``rest`` (zero current) of a duration."""
+    """One ``[[operation.step]]``: ``current_density`` (plating positive, stripping negative) for a ``duration``
+    or a ``capacity``; ``voltage`` (a hold) for a ``duration``, ended sooner by a ``capacity`` of charge passed;
+    or a ``rest`` (zero current) of a duration."""
 
     current_density: Q("A/m^2") | None = None
     voltage: Q("V") | None = None
@@ -253,11 +254,13 @@ class Step(Section):
                              "or rest (e.g. '10 min')")
         if self.current_density == 0:
             raise ValueError("current_density = 0: use rest = '<duration>' for a rest")
+        if self.voltage is not None:  # a hold: its duration, and optionally the charge that ends it sooner
+            if self.duration is None:
+                raise ValueError("a voltage step needs a duration (e.g. '10 min'; a capacity may end it sooner)")
+            return self
         if (self.duration is None) == (self.capacity is None):
             raise ValueError("a step needs exactly one of duration (e.g. '1 h') or capacity (e.g. '1 mAh/cm^2'), "
                              f"got {'both' if self.duration is not None else 'neither'}")
-        if self.capacity is not None and self.voltage is not None:
-            raise ValueError("capacity needs a current_density step (a voltage step takes a duration)")
         return self
 
 

@@ -139,7 +139,10 @@ def kinetics(case: Case, bare: bool) -> Kinetics:
 
 def operation(case: Case) -> Operation:
     o = case.operation
-    return Operation(o.mode, o.current_density, o.voltage, o.temperature, o.counter)
+    from licoat.protocol import holds_voltage
+
+    return Operation(o.mode, o.current_density, o.voltage, o.temperature, o.counter,
+                     voltage_holds=holds_voltage(case))
 
 
 def surface_kinetics(case: Case, tm) -> dict:
