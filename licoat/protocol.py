@@ -235,19 +235,24 @@ def _describe(s: ProtocolStep) -> str:
 
 class Progress:
     """A rich progress bar on rank 0 for transient runs on a terminal: simulated time, plated capacity and
-    step size (nothing when stderr is not a terminal, or on other ranks)."""
+    step size. Nothing when not ``enabled`` (``--quiet``), on other ranks, or when the console (stderr by
+    default) is not a terminal."""
 
-    def __init__(self, comm, duration: float, footprint: float):
-        import sys
-
+    def __init__(self, comm, duration: float, footprint: float, enabled: bool = True, console=None):
         self.duration, self.footprint = duration, footprint
         self.bar = None
-        if comm.rank == 0 and sys.stderr.isatty():
-            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+        if not enabled or comm.rank != 0:
+            return
+        from rich.console import Console
 
-            self.bar = RichProgress(TextColumn("[bold]transient"), BarColumn(), TextColumn("{task.description}"),
-                                    TimeElapsedColumn(), transient=True)
-            self.task = self.bar.add_task("", total=duration)
+        console = console or Console(stderr=True)
+        if not console.is_terminal:
+            return
+        from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+        self.bar = RichProgress(TextColumn("[bold]transient"), BarColumn(), TextColumn("{task.description}"),
+                                TimeElapsedColumn(), transient=True, console=console)
+        self.task = self.bar.add_task("", total=duration)
 
     def __enter__(self):
         if self.bar is not None:
@@ -259,11 +264,16 @@ class Progress:
             self.bar.stop()
         return False
 
+    @staticmethod
+    def text(t: float, duration: float, record: dict) -> str:
+        """The bar's description: simulated time, step size and plated capacity."""
+        cap = record.get("plated_capacity_C_m2")
+        text = f"t = {t:.4g} / {duration:.4g} s, dt = {record.get('dt_s', 0):.3g} s"
+        if cap is not None:
+            text += f", plated {cap / 3.6e4:.4g} mAh/cm^2"
+        return text
+
     def update(self, t: float, record: dict):
         if self.bar is None:
             return
-        cap = record.get("plated_capacity_C_m2")
-        text = f"t = {t:.4g} / {self.duration:.4g} s, dt = {record.get('dt_s', 0):.3g} s"
-        if cap is not None:
-            text += f", plated {cap / 3.6e4:.4g} mAh/cm^2"
-        self.bar.update(self.task, completed=t, description=text)
+        self.bar.update(self.task, completed=t, description=self.text(t, self.duration, record))

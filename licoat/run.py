@@ -183,7 +183,7 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
 
         check_ranks(comm, tm)  # every rank needs cells (exit 2)
         summary = solve_steady(comm, case, tm, fields_dir=stage.tmp / "fields", restart=ckpt,
-                               checkpoint_dir=stage.tmp / "checkpoint")
+                               checkpoint_dir=stage.tmp / "checkpoint", progress_bar=verbose)
         summary["timing"]["mesh_s"] = mesh_s
         summary["timing"]["mesh_io_s"] = mesh_timing.get("mesh_io_s", 0.0)
         summary["mesh_from_cache"] = hit
@@ -245,7 +245,7 @@ class CellInputs:
 
 
 def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: dict | None = None,
-                 checkpoint_dir: Path | None = None) -> RunResult:
+                 checkpoint_dir: Path | None = None, progress_bar: bool = False) -> RunResult:
     """Solve the case on ``tm`` (steady, or transient when a duration/capacity is given; transient
     runs write their field time series into ``fields_dir`` and, with ``[output] checkpoint_every``,
     checkpoints into ``checkpoint_dir``; ``restart`` is a loaded checkpoint). Returns the RunResult."""
@@ -277,7 +277,7 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
              f", transient over {duration:.4g} s" if transient else ", steady")
     history = None
     if transient:
-        history = run_transient(comm, case, cell, prot, duration, fields_dir, restart, checkpoint_dir)
+        history = run_transient(comm, case, cell, prot, duration, fields_dir, restart, checkpoint_dir, progress_bar)
     else:
         cell.solve()
     m = sanity.check_state(cell, case, coating=coat, transient=transient)  # physical state, else SolverError
@@ -289,7 +289,8 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
                      series=history["series"] if history else None)
 
 
-def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, checkpoint_dir) -> dict:
+def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, checkpoint_dir,
+                  progress_bar: bool = False) -> dict:
     """March the cell through the protocol: field time series, deposit statistics, checkpoints.
     Returns {"series", "depletion", "deposit"}."""
     from licoat import protocol
@@ -314,7 +315,7 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
             history.output_fields(dep_fields)
             writer.write(t)
 
-    progress = protocol.Progress(comm, duration, cell.footprint)
+    progress = protocol.Progress(comm, duration, cell.footprint, enabled=progress_bar)
 
     def on_step(t, record):
         record.update(deposit.step())  # deposit statistics per step (timeseries.csv)
@@ -341,8 +342,24 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
 
         write_plating_surface(comm, cell, cell.fields(fields), fields_dir / "plating_surface.npz")
     cell.solve_s = res.solve_s
+    pictures = deposit_pictures(comm, case, cell, fields_dir, res.series[-1]["time_s"] if res.series else 0.0)
     return {"series": res.series, "depletion": res.depletion_time_s, "deposit": deposit.summary(res.series),
-            "stop_reason": res.stop_reason}
+            "stop_reason": res.stop_reason, "pictures": pictures}
+
+
+def deposit_pictures(comm, case: Case, cell, fields_dir, t: float) -> list[str]:
+    """``deposit_thickness.png``: the deposit thickness over the plating surface at the end of a transient run
+    (licoat/plots.py; with [output] fields, where pyvista is installed). Returns the names written."""
+    from licoat.solver.surface_state import of as surface_state
+
+    state = surface_state(cell)
+    if fields_dir is None or not case.output.fields or state is None:
+        return []
+    from licoat.plots import write_deposit_picture
+
+    name = write_deposit_picture(comm, cell, state.output_fields()["deposit_thickness"], Path(fields_dir).parent,
+                                 title=f"deposit thickness at t = {t:.4g} s")
+    return [name] if name else []
 
 
 def checkpointing(case: Case, cell, restart, checkpoint_dir):
@@ -407,6 +424,7 @@ def summary_of(comm, case: Case, inputs: CellInputs, cell, m: dict, setup_s: flo
         summary["depletion_time_s"] = history["depletion"]
         summary["time_steps"] = len(series)
         summary["deposit"] = history["deposit"]  # plating history (solver/deposit_metrics.py)
+        summary["pictures"] = history.get("pictures", [])  # e.g. deposit_thickness.png (licoat/plots.py)
     return summary
 
 
