@@ -80,7 +80,9 @@ class Geometry(Section):
     fiber_volume_fraction: Fraction | None = None
     fiber_min_gap: Length | None = None  # smallest electrolyte gap between fibres (default: set by the generator)
     host_thickness: Length | None = None
-    orientation: Literal["aligned", "random-in-plane"] = "aligned"
+    orientation: Literal["aligned", "random-in-plane", "random3d"] = "aligned"
+    # random3d fibre networks: largest inclination of a fibre above the collector plane (90 deg: isotropic)
+    fiber_max_inclination: Q("rad", gt=0, le=1.5707963267948966 + 1e-12) | None = None
     seed: int = Field(0, ge=0)
     pore_size: Length | None = None
     strut_diameter: Length | None = None
