@@ -409,9 +409,9 @@ def analytic_measures(p, fibres, nt_per_R=10, npsi=96, nr=16, plane_cells=400) -
 # ------------------------------------------------------------------------------------ the model
 def _network_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, h_fibres: float) -> dict:
     """:func:`licoat.meshes.common.host_model` (the same bodies, shells and tags, µm) with the fibre
-    curvature resolved: cells of 2πR/``CURVATURE_CELLS`` on the fibre surfaces even where that is finer
-    than ``interface_mesh_size`` (a Distance field: Gmsh's curvature sizing is ~10x slower on these
-    trimmed cylinders). The faceted surface is inscribed: with n facets around a fibre, the volume is
+    curvature resolved: cells of ``h_fibres`` on the fibre surfaces (``interface_mesh_size`` when the case
+    gives it, else 2πR/``CURVATURE_CELLS``, finer than the default mesh_size/4 elsewhere; a Distance
+    field: Gmsh's curvature sizing is ~10x slower on these trimmed cylinders). The faceted surface is inscribed: with n facets around a fibre, the volume is
     short by (2π/n)²/6 and the area by (π/n)²/6 (at most; the facets are not all across the axis)."""
     occ = gmsh.model.occ
 
@@ -437,7 +437,7 @@ def _network_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, h_
     fac = tags["facets"]
     fibre_surf = sorted({f for n in ("host_electrolyte", "host_coating") for f in fac.get(n, [])})
     h, h_fine = lay["h"], lay["h_fine"]
-    h_fib = min(h_fine, h_fibres)
+    h_fib = h_fibres
     field = gmsh.model.mesh.field
     ths = []
     extent = max(W, D, H + lay["L"])
@@ -480,7 +480,9 @@ def build(comm, p):
     W, D, H = p["width"] * um, p.get("depth", p["width"]) * um, p["host_thickness"] * um
     R = p["fiber_diameter"] / 2 * um
     m = END_MARGIN * R
-    h_fibres = 2 * math.pi * R / CURVATURE_CELLS
+    # fibre surfaces: interface_mesh_size where the case gives it, else CURVATURE_CELLS cells around
+    h_fibres = (p["interface_mesh_size"] * um if p.get("interface_mesh_size") is not None
+                else min(2 * math.pi * R / CURVATURE_CELLS, lay["h_fine"]))
 
     def primitives(gmsh, off):
         occ = gmsh.model.occ
