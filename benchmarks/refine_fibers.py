@@ -8,7 +8,9 @@ runs on. Direct: Gmsh at (0.6, 0.15) um (the refined sizes), one rank. Reports c
 minimum quality, porosity and specific surface area (meshes/report.py) and their relative change.
 ``--solve``: also solves the case on both meshes at half the resolution (coarse 2 / 0.5 um refined vs
 direct 1 / 0.25 um) and reports the change of the summary metrics (cv, max/mean, cell voltage).
-``--no-direct``: skip the direct fine mesh (it takes minutes).
+``--no-direct``: skip the direct fine mesh (it takes minutes). ``--levels L`` (default 1): Gmsh at
+2^(L-1) x (1.2, 0.3) um and L refinements, the same final sizes (L = 2: ~2 M cells from a ~30 k-cell
+Gmsh mesh, what ``geometry.refine_levels = 2`` does in a run).
 
 Writes benchmarks/results/refine_fibers.json (key: ranks); never asserts.
 Usage: [mpiexec -n N] python benchmarks/refine_fibers.py [--no-direct] [--solve]
@@ -47,10 +49,10 @@ def timed(comm, f):
     return r, comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
 
 
-def refined(comm, h, hf):
+def refined(comm, h, hf, levels=1):
     p = params(h, hf)
     coarse, gmsh_s = timed(comm, lambda: build_mesh(comm, p))
-    tm, refine_s = timed(comm, lambda: refine_snapped(coarse, p, levels=1))
+    tm, refine_s = timed(comm, lambda: refine_snapped(coarse, p, levels=levels))
     rep = geometry_report(tm, p)
     return tm, {"gmsh_s": gmsh_s, "refine_snap_s": refine_s, "total_s": gmsh_s + refine_s,
                 "coarse_cells": coarse.mesh.topology.index_map(3).size_global,
@@ -81,8 +83,10 @@ def solve_metrics(comm, tm):
 def main(argv):
     comm = MPI.COMM_WORLD
     out = {"ranks": comm.size, "geometry": "cases/fibers.toml (random-in-plane, seed 1, thin 5 nm TiO2)"}
-    _, out["refined"] = refined(comm, 1.2, 0.3)
-    out["refined"]["sizes_um"] = [1.2, 0.3, "x 1/2 by refinement"]
+    levels = int(argv[argv.index("--levels") + 1]) if "--levels" in argv else 1
+    f = 2 ** (levels - 1)
+    _, out["refined"] = refined(comm, 1.2 * f, 0.3 * f, levels)
+    out["refined"]["sizes_um"] = [1.2 * f, 0.3 * f, f"x 1/{2 ** levels} by {levels} refinement(s)"]
     if "--no-direct" not in argv:
         _, out["direct"] = direct(comm if comm.size == 1 else MPI.COMM_SELF, 0.6, 0.15) if comm.rank == 0 or comm.size == 1 \
             else (None, None)
@@ -99,7 +103,10 @@ def main(argv):
     if comm.rank == 0:
         dest = ROOT / "benchmarks" / "results" / "refine_fibers.json"
         doc = json.loads(dest.read_text()) if dest.exists() else {}
-        doc[f"{comm.size} rank(s)"] = out
+        stored = doc.get(f"{comm.size} rank(s)", {}).get("direct")
+        if "direct" not in out and stored:  # --no-direct: compare with the direct mesh of an earlier run
+            out["relative_change_vs_stored_direct"] = compare(out["refined"], stored)
+        doc[f"{comm.size} rank(s)" + (f", {levels} levels" if levels != 1 else "")] = out
         dest.write_text(json.dumps(doc, indent=2, default=float) + "\n")
         print(json.dumps(out, indent=2, default=float), flush=True)
 

@@ -80,7 +80,9 @@ class Geometry(Section):
     fiber_volume_fraction: Fraction | None = None
     fiber_min_gap: Length | None = None  # smallest electrolyte gap between fibres (default: set by the generator)
     host_thickness: Length | None = None
-    orientation: Literal["aligned", "random-in-plane"] = "aligned"
+    orientation: Literal["aligned", "random-in-plane", "random3d"] = "aligned"
+    # random3d fibre networks: largest inclination of a fibre above the collector plane (90 deg: isotropic)
+    fiber_max_inclination: Q("rad", gt=0, le=1.5707963267948966 + 1e-12) | None = None
     seed: int = Field(0, ge=0)
     pore_size: Length | None = None
     strut_diameter: Length | None = None
@@ -88,6 +90,20 @@ class Geometry(Section):
     collector_thickness: Length = 5e-6
     mesh_algorithm3d: Literal[1, 10] | None = None  # Gmsh 3D algorithm: 1 Delaunay, 10 HXT (default per kind)
     cache: bool = True  # reuse meshes from the on-disk cache (keyed by these parameters)
+    # uniform refinements in parallel after Gmsh (meshes/refine.py): Gmsh meshes at mesh_size x 2^levels and
+    # DOLFINx refines to mesh_size, with fibre surfaces snapped onto the cylinders (3D fibre hosts, planar cells)
+    refine_levels: int = Field(0, ge=0, le=3)
+
+    @model_validator(mode="after")
+    def _refinable(self):
+        # the surfaces stay exact under refinement only where meshes/refine.py knows them (refinable())
+        exact = self.kind == "planar" or (self.kind == "fibers" and self.dim == 3
+                                          and self.orientation in ("aligned", "random-in-plane"))
+        if self.refine_levels and not exact:
+            raise ValueError(f"geometry.refine_levels = {self.refine_levels}: refinement that keeps the surfaces "
+                             f"exact is available for kind = 'planar' and 3D 'fibers' hosts (aligned or "
+                             f"random-in-plane), not kind = '{self.kind}' (dim {self.dim}); use refine_levels = 0")
+        return self
 
 
 class StackLayer(MaterialSection):
@@ -218,8 +234,9 @@ class Host(MaterialSection):
 
 
 class Step(Section):
-    """One ``[[operation.step]]``: ``current_density`` (plating positive, stripping negative) or ``voltage``,
-    for a ``duration`` or a ``capacity`` (current steps only); or a ``rest`` (zero current) of a duration."""
+    """One ``[[operation.step]]``: ``current_density`` (plating positive, stripping negative) for a ``duration``
+    or a ``capacity``; ``voltage`` (a hold) for a ``duration``, ended sooner by a ``capacity`` of charge passed;
+    or a ``rest`` (zero current) of a duration."""
 
     current_density: Q("A/m^2") | None = None
     voltage: Q("V") | None = None
@@ -239,11 +256,13 @@ class Step(Section):
                              "or rest (e.g. '10 min')")
         if self.current_density == 0:
             raise ValueError("current_density = 0: use rest = '<duration>' for a rest")
+        if self.voltage is not None:  # a hold: its duration, and optionally the charge that ends it sooner
+            if self.duration is None:
+                raise ValueError("a voltage step needs a duration (e.g. '10 min'; a capacity may end it sooner)")
+            return self
         if (self.duration is None) == (self.capacity is None):
             raise ValueError("a step needs exactly one of duration (e.g. '1 h') or capacity (e.g. '1 mAh/cm^2'), "
                              f"got {'both' if self.duration is not None else 'neither'}")
-        if self.capacity is not None and self.voltage is not None:
-            raise ValueError("capacity needs a current_density step (a voltage step takes a duration)")
         return self
 
 

@@ -6,7 +6,9 @@
 * :func:`write_plating_surface` (called by ``licoat run``): the plating facets and the nodal plating
   current density i_n (A/m², plating positive) gathered on rank 0 into
   ``fields/plating_surface.npz`` (``points`` [m], ``cells``, ``values``, ``surface``, ``names``);
-* :func:`render_plating`: that surface coloured by i_n (``plating.png`` in the run directory).
+* :func:`render_plating`: that surface coloured by i_n (``plating.png`` in the run directory);
+* :func:`write_deposit_picture` (transient runs): ``deposit_thickness.png``, the deposit thickness over the
+  plating surface at the end of the run (rank 0 renders the gathered surface; field files stay parallel).
 
 Parameter values such as ``"10 nm"`` are plotted as numbers in the unit of the first value (pint);
 values that are not quantities (material names) are categories.
@@ -213,11 +215,16 @@ def _two_panel(rows, x, others, png: Path, bands):
 def plating_surface_arrays(cell, fields: dict | None = None):
     """This rank's owned plating facets: (coordinates [nf, k, 3] in m, nodal i_n [nf, k] in A/m²,
     surface index [nf], surface names). Needs P1 geometry and a P1 plating-current field."""
+    return surface_arrays(cell, (fields or cell.fields())["plating_current_density"])
+
+
+def surface_arrays(cell, f):
+    """This rank's owned plating facets and the nodal values of the P1 field ``f`` on them: (coordinates
+    [nf, k, 3] in m, values [nf, k], surface index [nf], surface names)."""
     import dolfinx
 
     tm = cell.tm
     msh, d = tm.mesh, tm.dim
-    f = (fields or cell.fields())["plating_current_density"]
     V = f.function_space
     if msh.geometry.cmaps[0].degree != 1 or V.element.basix_element.degree != 1:
         raise ValueError("plating surface export needs a P1 mesh and a P1 field")
@@ -243,7 +250,12 @@ def plating_surface_arrays(cell, fields: dict | None = None):
 
 def write_plating_surface(comm, cell, fields: dict | None, path: Path) -> None:
     """Gather the plating surface on rank 0 and write ``path`` (npz: points, cells, values, surface, names)."""
-    x, v, s, names = plating_surface_arrays(cell, fields)
+    write_surface(comm, cell, (fields or cell.fields())["plating_current_density"], path)
+
+
+def write_surface(comm, cell, f, path: Path) -> None:
+    """Gather the plating facets with the nodal values of ``f`` on rank 0 and write ``path`` (npz)."""
+    x, v, s, names = surface_arrays(cell, f)
     parts = comm.gather((x, v, s), root=0)
     if comm.rank != 0:
         return
@@ -258,6 +270,12 @@ def write_plating_surface(comm, cell, fields: dict | None, path: Path) -> None:
 def render_plating(npz: Path, png: Path, title: str | None = None, window_size=(900, 600)) -> Path:
     """Off-screen picture of the plating surface coloured by the plating current density (A/m²);
     coordinates in µm. 2D: the surface curve drawn thick in the x-y plane; 3D: the surface, isometric."""
+    return render_surface(npz, png, "plating current density (A/m^2)", title=title, window_size=window_size)
+
+
+def render_surface(npz: Path, png: Path, label: str, scale: float = 1.0, title: str | None = None,
+                   window_size=(900, 600)) -> Path:
+    """Off-screen picture of a surface npz (:func:`write_surface`) coloured by its values times ``scale``."""
     import pyvista
 
     pyvista.OFF_SCREEN = True
@@ -268,25 +286,28 @@ def render_plating(npz: Path, png: Path, title: str | None = None, window_size=(
     except ImportError:
         pass
     data = np.load(npz)
-    pts, cells, vals, dim = data["points"] * 1e6, data["cells"], data["values"], int(data["dim"])
+    pts, cells, vals, dim = data["points"] * 1e6, data["cells"], data["values"] * scale, int(data["dim"])
     if len(cells) == 0:
         raise ValueError(f"{npz}: no plating facets")
     k = cells.shape[1]
     conn = np.hstack([np.full((len(cells), 1), k), cells]).ravel()
     poly = pyvista.PolyData(pts, lines=conn) if dim == 2 else pyvista.PolyData(pts, faces=conn)
-    poly.point_data["i_n"] = vals
+    poly.point_data["values"] = vals
     pl = pyvista.Plotter(off_screen=True, window_size=list(window_size))
     pl.set_background("white")
-    bar = {"title": "plating current density (A/m^2)", "color": "black", "fmt": "%.4g"}
+    bar = {"title": label, "color": "black", "fmt": "%.4g"}
     lo, hi, mean = float(vals.min()), float(vals.max()), float(np.mean(vals))
-    if hi - lo < 1e-3 * abs(mean):  # uniform to round-off: do not stretch the colours over noise
-        lo, hi = mean - 5e-4 * abs(mean), mean + 5e-4 * abs(mean)
+    spread = max(abs(mean), abs(lo), abs(hi))
+    if hi - lo < 1e-3 * spread:  # uniform to round-off: do not stretch the colours over noise
+        lo, hi = mean - 5e-4 * spread, mean + 5e-4 * spread
+    if hi == lo:  # all zero
+        lo, hi = lo - 1.0, hi + 1.0
     bar["n_labels"] = 3
     if dim == 2:
-        pl.add_mesh(poly, scalars="i_n", cmap="viridis", clim=(lo, hi), line_width=8, scalar_bar_args=bar)
+        pl.add_mesh(poly, scalars="values", cmap="viridis", clim=(lo, hi), line_width=8, scalar_bar_args=bar)
         pl.view_xy()
     else:
-        pl.add_mesh(poly, scalars="i_n", cmap="viridis", clim=(lo, hi), scalar_bar_args=bar)
+        pl.add_mesh(poly, scalars="values", cmap="viridis", clim=(lo, hi), scalar_bar_args=bar)
         pl.view_isometric()
     pl.show_bounds(color="black", xtitle="x (um)", ytitle="y (um)", ztitle="z (um)", font_size=10)
     if title:
@@ -295,6 +316,29 @@ def render_plating(npz: Path, png: Path, title: str | None = None, window_size=(
     pl.screenshot(str(png))
     pl.close()
     return Path(png)
+
+
+DEPOSIT_PICTURE = "deposit_thickness.png"
+
+
+def write_deposit_picture(comm, cell, thickness, run_dir: Path, title: str | None = None) -> str | None:
+    """``<run>/deposit_thickness.png``: the deposit thickness δ (µm) over the plating surface at the end of a
+    transient run (``thickness``: the P1 field δ [m]). The surface is gathered on rank 0 (also kept as
+    ``fields/deposit_surface.npz``), which renders it off-screen. Returns the file name, or None where pyvista
+    is not installed (every rank gets the same answer). Collective."""
+    run_dir = Path(run_dir)
+    npz = run_dir / "fields" / "deposit_surface.npz"
+    write_surface(comm, cell, thickness, npz)
+    name = None
+    if comm.rank == 0:
+        try:
+            import pyvista  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            render_surface(npz, run_dir / DEPOSIT_PICTURE, "deposit thickness (um)", scale=1e6, title=title)
+            name = DEPOSIT_PICTURE
+    return comm.bcast(name, root=0)
 
 
 def render_run(run_dir: Path) -> Path | None:

@@ -183,10 +183,11 @@ def run_case(comm, case: Case, out: Path, case_path: str | None = None, verbose:
 
         check_ranks(comm, tm)  # every rank needs cells (exit 2)
         summary = solve_steady(comm, case, tm, fields_dir=stage.tmp / "fields", restart=ckpt,
-                               checkpoint_dir=stage.tmp / "checkpoint")
+                               checkpoint_dir=stage.tmp / "checkpoint", progress_bar=verbose)
         summary["timing"]["mesh_s"] = mesh_s
         summary["timing"]["mesh_io_s"] = mesh_timing.get("mesh_io_s", 0.0)
         summary["mesh_from_cache"] = hit
+        summary["timing"]["peak_rss_MiB"] = _peak_rss_mib(comm)
         t1 = time.perf_counter()
         write_outputs(comm, case, stage.tmp, summary, case_path)
         summary["timing"]["output_s"] = time.perf_counter() - t1
@@ -244,7 +245,7 @@ class CellInputs:
 
 
 def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: dict | None = None,
-                 checkpoint_dir: Path | None = None) -> RunResult:
+                 checkpoint_dir: Path | None = None, progress_bar: bool = False) -> RunResult:
     """Solve the case on ``tm`` (steady, or transient when a duration/capacity is given; transient
     runs write their field time series into ``fields_dir`` and, with ``[output] checkpoint_every``,
     checkpoints into ``checkpoint_dir``; ``restart`` is a loaded checkpoint). Returns the RunResult."""
@@ -276,7 +277,7 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
              f", transient over {duration:.4g} s" if transient else ", steady")
     history = None
     if transient:
-        history = run_transient(comm, case, cell, prot, duration, fields_dir, restart, checkpoint_dir)
+        history = run_transient(comm, case, cell, prot, duration, fields_dir, restart, checkpoint_dir, progress_bar)
     else:
         cell.solve()
     m = sanity.check_state(cell, case, coating=coat, transient=transient)  # physical state, else SolverError
@@ -288,7 +289,8 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
                      series=history["series"] if history else None)
 
 
-def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, checkpoint_dir) -> dict:
+def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, checkpoint_dir,
+                  progress_bar: bool = False) -> dict:
     """March the cell through the protocol: field time series, deposit statistics, checkpoints.
     Returns {"series", "depletion", "deposit"}."""
     from licoat import protocol
@@ -313,7 +315,7 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
             history.output_fields(dep_fields)
             writer.write(t)
 
-    progress = protocol.Progress(comm, duration, cell.footprint)
+    progress = protocol.Progress(comm, duration, cell.footprint, enabled=progress_bar)
 
     def on_step(t, record):
         record.update(deposit.step())  # deposit statistics per step (timeseries.csv)
@@ -321,10 +323,7 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
             write_fields(t)
         progress.update(t, record)
 
-    start, saver = checkpointing(case, cell, restart, checkpoint_dir)
-    if len(prot) > 1 and (saver is not None or start is not None):
-        raise ValueError("output.checkpoint_every / --restart: not available with [[operation.step]] protocols yet "
-                         "(the plating history and the protocol position are not checkpointed)")
+    start, saver = checkpointing(case, cell, restart, checkpoint_dir)  # the protocol position is in the loop state
     ref = case.operation.current_density if case.operation.mode == "galvanostatic" else case.operation.voltage
 
     def step_options(step_duration, t_end):
@@ -343,8 +342,24 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
 
         write_plating_surface(comm, cell, cell.fields(fields), fields_dir / "plating_surface.npz")
     cell.solve_s = res.solve_s
+    pictures = deposit_pictures(comm, case, cell, fields_dir, res.series[-1]["time_s"] if res.series else 0.0)
     return {"series": res.series, "depletion": res.depletion_time_s, "deposit": deposit.summary(res.series),
-            "stop_reason": res.stop_reason}
+            "stop_reason": res.stop_reason, "pictures": pictures}
+
+
+def deposit_pictures(comm, case: Case, cell, fields_dir, t: float) -> list[str]:
+    """``deposit_thickness.png``: the deposit thickness over the plating surface at the end of a transient run
+    (licoat/plots.py; with [output] fields, where pyvista is installed). Returns the names written."""
+    from licoat.solver.surface_state import of as surface_state
+
+    state = surface_state(cell)
+    if fields_dir is None or not case.output.fields or state is None:
+        return []
+    from licoat.plots import write_deposit_picture
+
+    name = write_deposit_picture(comm, cell, state.output_fields()["deposit_thickness"], Path(fields_dir).parent,
+                                 title=f"deposit thickness at t = {t:.4g} s")
+    return [name] if name else []
 
 
 def checkpointing(case: Case, cell, restart, checkpoint_dir):
@@ -373,7 +388,8 @@ def summary_of(comm, case: Case, inputs: CellInputs, cell, m: dict, setup_s: flo
     applied = case.operation.current_density
     if applied is not None and history is not None:  # the current of the last protocol step
         applied = applied * float(cell.load.value)
-    if applied is None or case.operation.mode == "potentiostatic":  # the current the voltage drew
+    holding = getattr(cell.control, "holding", False)  # a Cycler's voltage hold (solver/components.py)
+    if applied is None or case.operation.mode == "potentiostatic" or holding:  # the current the voltage drew
         applied = m["plating"]["current_density_mean_A_m2"] * m["plating"]["area_m2"] / inputs.footprint
     summary = {
         "version": licoat.__version__,
@@ -408,6 +424,7 @@ def summary_of(comm, case: Case, inputs: CellInputs, cell, m: dict, setup_s: flo
         summary["depletion_time_s"] = history["depletion"]
         summary["time_steps"] = len(series)
         summary["deposit"] = history["deposit"]  # plating history (solver/deposit_metrics.py)
+        summary["pictures"] = history.get("pictures", [])  # e.g. deposit_thickness.png (licoat/plots.py)
     return summary
 
 
@@ -528,6 +545,15 @@ def write_outputs(comm, case: Case, directory: Path, summary: dict, case_path: s
                               "case_file": str(case_path) if case_path else "", "units": "SI"}
         atomic_write(directory / "case.toml",
                      "# Fully resolved licoat case: every value in SI units, defaults filled in.\n" + tomli_w.dumps(resolved))
+
+
+def _peak_rss_mib(comm) -> float:
+    """Largest peak resident set size of any rank so far, MiB (getrusage; KiB on Linux). Collective."""
+    import resource
+
+    from mpi4py import MPI
+
+    return comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, op=MPI.MAX)
 
 
 def _write_json(comm, path: Path, data: dict):

@@ -34,7 +34,7 @@ def coating_model(case: Case) -> str | None:
 
 def geometry_params(case: Case) -> dict:
     """Parameters for meshes.build_mesh: the [geometry] table plus the coating's thickness and model."""
-    p = {k: v for k, v in case.geometry.model_dump().items() if v is not None and k != "cache"}
+    p = {k: v for k, v in case.geometry.model_dump().items() if v is not None and k not in ("cache", "refine_levels")}
     layers = case.coating.layer_sections()
     models = [layer_model(case, layer) for layer in layers]
     resolved = [layer.thickness for layer, m in zip(layers, models) if m == "resolved"]
@@ -139,7 +139,10 @@ def kinetics(case: Case, bare: bool) -> Kinetics:
 
 def operation(case: Case) -> Operation:
     o = case.operation
-    return Operation(o.mode, o.current_density, o.voltage, o.temperature, o.counter)
+    from licoat.protocol import holds_voltage
+
+    return Operation(o.mode, o.current_density, o.voltage, o.temperature, o.counter,
+                     voltage_holds=holds_voltage(case))
 
 
 def surface_kinetics(case: Case, tm) -> dict:
@@ -287,8 +290,15 @@ def mesh(comm, case: Case, timing: dict | None = None):
     from licoat.meshes.cache import build_mesh_cached
 
     p = geometry_params(case)
+    levels = case.geometry.refine_levels
+    if levels:  # Gmsh at 2^levels x the sizes, then refined in parallel (and snapped) to the case's sizes
+        from licoat.meshes.refine import refine_snapped
+
+        p = dict(p, **{k: p[k] * 2**levels for k in ("mesh_size", "interface_mesh_size") if k in p})
     if timing is not None:
         timing["mesh_io_s"] = 0.0
     if case.geometry.cache:
-        return build_mesh_cached(comm, p, timing=timing)
-    return build_mesh(comm, p), False
+        tm, hit = build_mesh_cached(comm, p, timing=timing)
+    else:
+        tm, hit = build_mesh(comm, p), False
+    return (refine_snapped(tm, p, levels) if levels else tm), hit

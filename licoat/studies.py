@@ -20,7 +20,7 @@ def mesh_to_directory(comm, case: Case, out: Path) -> dict:
 
     p = setup.geometry_params(case)
     t0 = time.perf_counter()
-    tm = build_mesh(comm, p)
+    tm = setup.mesh(comm, case)[0] if case.geometry.refine_levels else build_mesh(comm, p)
     mesh_s = time.perf_counter() - t0
     report = geometry_report(tm, p, mesh_s)
     stage = Staging(comm, Path(out))

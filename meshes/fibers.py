@@ -162,7 +162,8 @@ def layout(p: dict) -> list[tuple]:
     if orient == "aligned":
         return aligned_layout(p)
     if orient != "random-in-plane":
-        raise GeometryError(f"geometry.orientation = '{orient}' must be 'aligned' or 'random-in-plane'")
+        raise GeometryError(f"geometry.orientation = '{orient}' must be 'aligned', 'random-in-plane' or 'random3d' "
+                            "(3D random networks: meshes/fibers3d.py)")
     return random_layout_2d(p) if int(p["dim"]) == 2 else random_layout(p)
 
 
@@ -189,6 +190,15 @@ def fibre_volume(p: dict, fibres) -> float:
 
 
 def build(comm, p: dict):
+    if p.get("orientation", "aligned") == "random3d":  # a 3D random network (sponge, cotton)
+        if int(p["dim"]) != 3:
+            raise GeometryError(f"geometry.orientation = 'random3d' needs geometry.dim = 3 (got {p['dim']})")
+        from licoat.meshes import fibers3d
+
+        return fibers3d.build(comm, p)
+    if p.get("fiber_max_inclination") is not None:
+        raise GeometryError("geometry.fiber_max_inclination applies to orientation = 'random3d' only "
+                            f"(got orientation = '{p.get('orientation', 'aligned')}')")
     check(p)
     fibres = layout(p)  # deterministic from the seed: identical on every rank
     lay = host_layout(p)

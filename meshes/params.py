@@ -39,6 +39,7 @@ class GeometryParams:
     fiber_min_gap: float | None = None
     host_thickness: float | None = None
     orientation: str = "aligned"
+    fiber_max_inclination: float | None = None  # random3d networks: largest fibre inclination [rad]
     seed: int = 0
     pore_size: float | None = None
     strut_diameter: float | None = None

@@ -16,7 +16,7 @@ the meshes licoat runs on a workstation or a few nodes; a parallel HDF5 (the DOL
 ADIOS2) would be needed beyond that.
 
 Stored: the integrator's loop state (t, next dt, dt_prev, step counts, the last accepted
-(t, c_min)), the time series so far, Newton/linear iteration counters, every array of
+(t, c_min); with a protocol, the step, its start time and the charge it has passed), the time series so far, Newton/linear iteration counters, every array of
 ``cell.state()`` (the unknowns and the two BDF history levels), and the resolved case without its
 ``[output]`` section, which a restart must match exactly.
 """
@@ -112,7 +112,8 @@ class Checkpointer:
             return
         meta = {
             "format": FORMAT, "ranks": comm.size, "case": _case_key(self.case), "n_arrays": len(self._coords),
-            "loop": {k: loop[k] for k in ("t", "dt", "dt_prev", "prev", "steps", "rejected_steps", "depletion_time_s")},
+            "loop": {k: loop.get(k) for k in ("t", "dt", "dt_prev", "prev", "steps", "rejected_steps", "depletion_time_s",
+                                              "protocol")},  # protocol: step, its start time and charge
             "series": loop["series"],
             "newton_iterations": int(getattr(cell, "newton_iterations", 0)),
             "linear_iterations": int(getattr(cell, "linear_iterations", 0)),

@@ -342,12 +342,16 @@ class Galvanostatic(Component):
             s_s = next(c.s_s for c in p.components if isinstance(c, ElectronicConductor))
             ctx.add("metal_potential", s_s * p.load * self.i_app * ws * p.ds(p.tm.tag("bottom")))
             return
-        q = ctx.v("electrode_potential")
+        ctx.add("electrode_potential", self.current_balance(ctx))
+
+    def current_balance(self, ctx):
+        """s_V ∫_S (i_kin + i_leak + i_conv,top + load i_app A_footprint/A_S) q dS: the residual of V."""
+        p, q = ctx.prob, ctx.v("electrode_potential")
         # the kinetic current (= film current at convergence) keeps dR/dV != 0 for thin films
-        ctx.add("electrode_potential", sum(
+        return sum(
             p.s_v * (ctx.expr["i_kin"][n] + ctx.expr["i_leak"].get(n, 0.0) + ctx.expr.get("i_conv_top", {}).get(n, 0.0)
                      + p.load * self.i_app * p.footprint / p.area_S)
-            * q * p.sm[n] for n in p.surfaces))
+            * q * p.sm[n] for n in p.surfaces)
 
     def scale_load(self, prob, load):
         prob.load.value = load
@@ -372,6 +376,74 @@ class Galvanostatic(Component):
             phi.x.array[cdofs] = -i * asr / prob.Vt
         if "film_potential" in prob.registry:  # Li side of the film carries the film drop
             prob.registry["film_potential"].function.x.array[:] = -i * asr / prob.Vt
+
+
+class Cycler(Galvanostatic):
+    """A battery cycler on the plating electrode: constant-current steps (rests are zero current) and
+    constant-voltage holds, switched by a protocol (licoat/protocol.py) inside one problem, so that every
+    field, the BDF history and the surface state carry over from step to step.
+
+    The electrode potential stays the unknown of :class:`Galvanostatic`; a weight w (1: current, 0: hold)
+    blends its residual with the hold condition:
+
+        w s_V ∫_S (i_n + load i_app A_footprint/A_S) q dS + (1 − w) ℓ^(1−d) ∫_S (V̂ − V̂_hold) q dS = 0
+
+    With a resolved conductor the applied current enters at the bottom times w, and a hold is a Dirichlet
+    condition φ_s = V_hold at the bottom, added to the problem's conditions while it lasts."""
+
+    def declare(self, prob):
+        super().declare(prob)
+        self.w = fem.Constant(prob.mesh, 1.0)
+        self.V_hold = fem.Constant(prob.mesh, 0.0)  # scaled, V F/RT
+        self.holding = False
+        self._bc = None
+
+    def contribute(self, ctx):
+        p = ctx.prob
+        if self.conductor:
+            ws = ctx.v("metal_potential")
+            s_s = next(c.s_s for c in p.components if isinstance(c, ElectronicConductor))
+            ctx.add("metal_potential", s_s * self.w * p.load * self.i_app * ws * p.ds(p.tm.tag("bottom")))
+            return
+        q = ctx.v("electrode_potential")
+        hold = sum(p.ell ** (1 - p.dim) * (p.electrode_potential - self.V_hold) * q * p.sm[n] for n in p.surfaces)
+        ctx.add("electrode_potential", self.w * self.current_balance(ctx) + (1.0 - self.w) * hold)
+
+    def bcs(self, prob):
+        if self.conductor:  # the hold's condition, in the problem's list only while a hold lasts
+            V = prob.registry["metal_potential"].function.function_space
+            bottom = fem.locate_dofs_topological(V, prob.dim - 1, prob.tm.facets("bottom"))
+            self._bc = fem.dirichletbc(self.V_hold, bottom, V)
+        return []
+
+    def constant_current(self, prob, current_density: float):
+        """A current step (plating positive, 0 for a rest) [A/m² of footprint]."""
+        prob.load.value = current_density / self.i_app if self.i_app else 0.0  # i_app = 0: holds and rests only
+        self.w.value = 1.0
+        if self.holding and self._bc is not None:
+            prob.bcs.remove(self._bc)  # the nonlinear solver holds this very list
+        self.holding = False
+
+    def constant_voltage(self, prob, voltage: float):
+        """A voltage hold of the electrode potential [V vs the top boundary]."""
+        self.V_hold.value = voltage / prob.Vt
+        self.w.value = 0.0
+        if not self.holding and self._bc is not None:
+            prob.bcs.append(self._bc)
+        self.holding = True
+
+    def cell_voltage(self, prob) -> float:
+        if self.holding:
+            return float(self.V_hold.value) * prob.Vt
+        return super().cell_voltage(prob)
+
+    def initial_guess(self, prob, load):
+        if not self.holding:
+            return super().initial_guess(prob, load)
+        if self.conductor:
+            prob.registry["metal_potential"].function.x.array[:] = float(self.V_hold.value)
+        else:
+            prob.electrode_potential.x.array[:] = float(self.V_hold.value)
 
 
 class Potentiostatic(Component):

@@ -128,7 +128,9 @@ def SteadyCell(
         comps.append(C.Reservoir())
     if metal_sigma:
         comps.append(C.ElectronicConductor(metal_sigma))
-    if operation.mode == "galvanostatic":
+    if operation.mode == "galvanostatic" and operation.voltage_holds:  # current and voltage steps
+        comps.append(C.Cycler(operation.current_density))
+    elif operation.mode == "galvanostatic":
         comps.append(C.Galvanostatic(operation.current_density))
     else:
         comps.append(C.Potentiostatic(operation.voltage))

@@ -187,6 +187,8 @@ class Operation:
     voltage: float | None  # V, plating electrode vs top
     temperature: float  # K
     counter: str = "reservoir"  # "reservoir" | "lithium"
+    # a protocol that holds the voltage in some steps and sets the current in others: a Cycler control
+    voltage_holds: bool = False
 
     @property
     def thermal_voltage(self) -> float:

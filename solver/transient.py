@@ -35,6 +35,9 @@ class TransientOptions:
     stop_at_depletion: bool = True
     max_steps: int = 20_000  # accepted steps (bounded work: issue 13)
     max_rejected: int = 2_000  # rejected (cut-back) steps
+    # a run that ends on a quantity rather than a time (a voltage hold ending on its charge): called after each
+    # accepted step, returns the estimated time left (<= 0: done); the next step is not longer than that
+    time_left: object = None
 
 
 @dataclass
@@ -146,8 +149,13 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
         prev = (t, c_min)
         dt_prev = dt
         dt = min(dt * opts.growth, limit, dt_max, cell.step_limit(dt_prev))  # components' limits (surface state)
+        left = opts.time_left() if opts.time_left is not None else np.inf
+        if left > 0:
+            dt = min(dt, max(left, opts.dt_min))
         if checkpoint is not None:  # restartable loop state after this accepted step (issue 13)
             checkpoint(dict(t=t, dt=dt, dt_prev=dt_prev, prev=prev, steps=res.steps, rejected_steps=res.rejected_steps,
                             series=res.series, depletion_time_s=res.depletion_time_s))
+        if left <= 0:  # the quantity that ends this run is reached
+            break
     res.solve_s = time.perf_counter() - t_start
     return res

@@ -86,7 +86,9 @@ def test_run_writes_results(tmp_path):
               "cv", "max_over_mean", "uniform_fraction"]:
         assert k in s["plating"]
     assert set(s["overpotentials_V"]) >= {"kinetic", "coating_ohmic", "electrolyte_ohmic", "concentration"}
-    assert set(s["timing"]) >= {"mesh_s", "setup_s", "solve_s", "output_s", "newton_iterations", "linear_iterations"}
+    assert set(s["timing"]) >= {"mesh_s", "setup_s", "solve_s", "output_s", "newton_iterations", "linear_iterations",
+                                "peak_rss_MiB"}
+    assert 50 < s["timing"]["peak_rss_MiB"] < 24 * 1024  # a Python + DOLFINx process, below the machine's memory
     assert s["applied_current_density_A_m2"] == pytest.approx(20.0)
     assert (out / "case.toml").read_text().count("git_revision") == 1
     assert (out / "fields" / "solution.bp").is_dir()
