@@ -43,6 +43,7 @@ from licoat.meshes.common import SOLIDS, GeometryError, assemble, host_layout, t
 
 ATTEMPTS = 40000  # random lines tried before the volume fraction is given up
 VOLUME_TOL = 0.01  # sought: the layout's solid fraction within this (relative) of the target; 2x: GeometryError
+NETWORK_ATTEMPTS = 4  # draws (numpy default_rng([seed, attempt]) after the first) before meshing is given up
 ENDGAME_TRIES = 300  # fitting candidates tried for the last gap of volume before the closest one is taken
 MIN_ELEVATION = math.radians(10.0)  # a fibre meets every cell face it cuts at least at this angle
 MIN_CROSS_ANGLE = math.radians(30.0)  # crossing fibres: smallest angle between their axes
@@ -218,18 +219,20 @@ def clipped_volume(p0, u, Lc, R, L, nt_per_R=6, nr=12, npsi=48) -> float:
 
 def layout(p) -> list[list[float]]:
     """Fibres as [x0, y0, z0, ux, uy, uz, length]: the chord from (x0, y0, z0) along the unit direction u
-    inside the cell (SI). Deterministic for ``seed``. Raises GeometryError if the fraction is not reached."""
+    inside the cell (SI), of the first draw (the mesh's ``info["attempt"]`` says which draw it meshed).
+    Deterministic for ``seed``. Raises GeometryError if the fraction is not reached."""
     return _layout(p)["fibres"]
 
 
-def _layout(p) -> dict:
+def _layout(p, attempt: int = 0) -> dict:
     W, D, H, d = p["width"], p.get("depth", p["width"]), p["host_thickness"], p["fiber_diameter"]
     R, phi, gap = d / 2, p["fiber_volume_fraction"], _gap(p)
     t = p.get("coating_thickness", 0.0) if p.get("coating_model", "resolved") == "resolved" else 0.0
     radii = [R] + ([R + t] if t > 0 else [])
     L = np.array([W, D, H], dtype=float)
     beta = float(p.get("fiber_max_inclination", 0.5 * math.pi))
-    rng = np.random.default_rng(int(p.get("seed", 0)))
+    seed = int(p.get("seed", 0))
+    rng = np.random.default_rng(seed if attempt == 0 else [seed, attempt])
     edges = _edges(L)
     target = phi * W * D * H
     fibres, crossings, vol = [], [], 0.0  # fibres: (p0, u, Lc); crossings: points
@@ -463,17 +466,27 @@ def _network_model(gmsh, lay: dict, W: float, D: float, H: float, primitives, h_
     opt = gmsh.option
     for k, v in (("Mesh.MeshSizeExtendFromBoundary", 0), ("Mesh.MeshSizeFromPoints", 0),
                  ("Mesh.MeshSizeFromCurvature", 0), ("Mesh.MeshSizeMax", h),
-                 ("Mesh.MeshSizeMin", min(h_fib, h_coat or np.inf)), ("Mesh.Algorithm", 6),
+                 ("Mesh.MeshSizeMin", min(h_fib, h_coat or np.inf)), ("Mesh.Algorithm", lay.get("algorithm2d", 6)),
                  ("Mesh.Algorithm3D", int(lay.get("algorithm3d", 10))), ("General.NumThreads", 1)):
         opt.setNumber(k, v)
     gmsh.model.mesh.generate(3)
+    if not sum(len(e) for e in gmsh.model.mesh.getElements(3)[1]):  # Gmsh may give up without raising
+        raise RuntimeError("no 3D elements (the surface mesh intersects itself)")
     return tags
+
+
+def _fresh(gmsh) -> None:
+    """A clean Gmsh after a failed try (gmsh.clear() keeps state that makes the next try fail too)."""
+    terminal, verbosity = gmsh.option.getNumber("General.Terminal"), gmsh.option.getNumber("General.Verbosity")
+    gmsh.finalize()
+    gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", terminal)
+    gmsh.option.setNumber("General.Verbosity", verbosity)
+    gmsh.model.add("licoat")
 
 
 def build(comm, p):
     check(p)
-    lay_f = _layout(p)  # deterministic from the seed: identical on every rank
-    fibres = lay_f["fibres"]
     lay = host_layout(p)
     lay.update(coating_cells=p.get("coating_cells", 2), curvature_cells=CURVATURE_CELLS)
     um = lay["um"]
@@ -484,37 +497,57 @@ def build(comm, p):
     h_fibres = (p["interface_mesh_size"] * um if p.get("interface_mesh_size") is not None
                 else min(2 * math.pi * R / CURVATURE_CELLS, lay["h_fine"]))
 
-    def primitives(gmsh, off):
-        occ = gmsh.model.occ
-        out = []
-        for f in fibres:
-            p0, u, Lc = np.array(f[:3]) * um, np.array(f[3:6]), f[6] * um
-            a = p0 - m * u
-            v = (Lc + 2 * m) * u
-            out.append((3, occ.addCylinder(*a, *v, R + off)))
-        return out
+    def primitives_for(fibres):
+        def primitives(gmsh, off):
+            occ = gmsh.model.occ
+            out = []
+            for f in fibres:
+                p0, u, Lc = np.array(f[:3]) * um, np.array(f[3:6]), f[6] * um
+                out.append((3, occ.addCylinder(*(p0 - m * u), *((Lc + 2 * m) * u), R + off)))
+            return out
+        return primitives
 
-    def make(gmsh):
-        gmsh.option.setNumber("Geometry.OCCParallel", 1)
-        tags = _network_model(gmsh, lay, W, D, H, primitives, h_fibres)
+    def connected(gmsh, tags):
         hosts = tags["regions"].get("host", [])
         coll = set(tags["regions"].get("collector", []))
         coll_faces = {abs(f) for c in coll for _, f in gmsh.model.getBoundary([(3, c)], combined=False, oriented=False)}
-        touching = 0
-        for v in hosts:
-            faces = {abs(f) for _, f in gmsh.model.getBoundary([(3, v)], combined=False, oriented=False)}
-            touching += bool(faces & coll_faces)
+        touching = sum(bool({abs(f) for _, f in gmsh.model.getBoundary([(3, v)], combined=False, oriented=False)}
+                            & coll_faces) for v in hosts)
         if touching < len(hosts):
             raise GeometryError(f"the fibre network for geometry.seed = {p.get('seed', 0)} has {len(hosts) - touching} "
                                 "host piece(s) without contact to the collector (a conducting host must be connected)")
         vhost = sum(gmsh.model.occ.getMass(3, v) for v in hosts)
-        return dict(host_pieces=len(hosts), host_pieces_on_collector=touching,
-                    fiber_volume_fraction=vhost / (W * D * H))
+        return dict(host_pieces=len(hosts), host_pieces_on_collector=touching, fiber_volume_fraction=vhost / (W * D * H))
+
+    def make(gmsh):
+        gmsh.option.setNumber("Geometry.OCCParallel", 1)
+        last = None
+        for attempt in range(NETWORK_ATTEMPTS):
+            try:
+                lay_f = _layout(p, attempt)
+            except GeometryError as exc:
+                if attempt == 0:
+                    raise
+                last = str(exc)
+                continue
+            # on the same network: Frontal-Delaunay surfaces, then MeshAdapt ones; HXT, then Delaunay volumes
+            for alg2, alg in dict.fromkeys([(6, lay["algorithm3d"]), (1, lay["algorithm3d"]), (1, 1)]):
+                try:
+                    tags = _network_model(gmsh, {**lay, "algorithm3d": alg, "algorithm2d": alg2}, W, D, H,
+                                          primitives_for(lay_f["fibres"]), h_fibres)
+                    out = connected(gmsh, tags)
+                except GeometryError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - OpenCASCADE/Gmsh failure on this draw: try again
+                    last = f"{exc} (surface algorithm {alg2}, volume algorithm {alg}, draw {attempt})"
+                    _fresh(gmsh)
+                    continue
+                lay_f["n_fibres"] = len(lay_f["fibres"])
+                return {**lay_f, **out, "attempt": attempt, "algorithm2d": alg2, "algorithm3d": alg}
+        raise GeometryError(f"could not mesh a random fibre network for geometry.seed = {p.get('seed', 0)} in "
+                            f"{NETWORK_ATTEMPTS} draws: {last}")
 
     info = dict(kind="fibers", orientation="random3d", coating_thickness=lay["t"] / um, coating_model=lay["mode"],
-                periodic=False, host_thickness=p["host_thickness"], fibres=fibres, n_fibres=len(fibres),
-                crossings=lay_f["crossings"], collector_contacts=lay_f["collector_contacts"],
-                rejected_disconnected=lay_f["rejected_disconnected"],
-                layout_volume_fraction=lay_f["layout_volume_fraction"],
+                periodic=False, host_thickness=p["host_thickness"],
                 connectivity="fibres are added only when they reach the collector or cross the network")
     return to_dolfinx(comm, make, gdim=3, **info)
