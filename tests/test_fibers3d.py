@@ -201,3 +201,34 @@ def test_case_key_validated(tmp_path, capsys):
     assert main(["validate", str(f)]) == 2
     err = capsys.readouterr().err
     assert "fiber_max_inclination" in err and "rad" in err
+
+
+def test_cnt_sponge_coarse_run(tmp_path, capsys):
+    """The review's CNT sponge case on a smaller cell: the run passes licoat's sanity checks (exit 0) and the
+    current balances: the plating current over the host's depth bins (fibres and collector) equals the
+    applied current times the footprint (galvanostatic, to 1e-6); the carbon fibres plate through the whole
+    depth (every bin above the collector carries current)."""
+    import json
+
+    from licoat.cli import main
+
+    src = Path(__file__).resolve().parents[1] / "cases" / "review" / "host_CNT_sponge_Al2O3.toml"
+    text = src.read_text()
+    for old, new in (('width = "20 um"', 'width = "14 um"'), ('host_thickness = "16 um"', 'host_thickness = "10 um"'),
+                     ('fiber_diameter = "2 um"', 'fiber_diameter = "1.5 um"'),
+                     ('electrolyte_thickness = "20 um"', 'electrolyte_thickness = "10 um"'),
+                     ('mesh_size = "4 um"', 'mesh_size = "5 um"'), ('interface_mesh_size = "0.5 um"',
+                                                                     'interface_mesh_size = "0.6 um"')):
+        assert old in text
+        text = text.replace(old, new)
+    case = tmp_path / "sponge.toml"
+    case.write_text(text)
+    out = tmp_path / "out"
+    rc = main(["run", str(case), "--out", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    bins = s["host"]["depth_profile"]
+    current = sum(b["area_m2"] * b["current_density_A_m2"] for b in bins)
+    assert current == pytest.approx(s["applied_current_density_A_m2"] * (14 * um) ** 2, rel=1e-6)
+    assert all(b["current_density_A_m2"] > 0 for b in bins[1:] if b["area_m2"] > 0)
+    assert s["warnings"] == []
