@@ -44,7 +44,7 @@ from licoat.meshes.common import SOLIDS, GeometryError, assemble, host_layout, t
 ATTEMPTS = 40000  # random lines tried before the volume fraction is given up
 VOLUME_TOL = 0.01  # sought: the layout's solid fraction within this (relative) of the target; 2x: GeometryError
 NETWORK_ATTEMPTS = 4  # draws (numpy default_rng([seed, attempt]) after the first) before meshing is given up
-ENDGAME_TRIES = 300  # fitting candidates tried for the last gap of volume before the closest one is taken
+ENDGAME_TRIES = 1500  # lines tried for the last gap of volume before the closest fit is taken (or the last fibre removed)
 MIN_ELEVATION = math.radians(10.0)  # a fibre meets every cell face it cuts at least at this angle
 MIN_CROSS_ANGLE = math.radians(30.0)  # crossing fibres: smallest angle between their axes
 CROSS_OFFSET = (0.2, 0.6)  # crossing fibres: distance between their axes, x d
@@ -283,6 +283,7 @@ def _layout(p, attempt: int = 0) -> dict:
         if Lc < MIN_CHORD * d:
             continue
         deficit = target - vol
+        endgame += deficit < vmax  # tries since the last fibre, once one fibre could close the gap
         if deficit < vmax and math.pi * R * R * Lc - 2 * d ** 3 > deficit + VOLUME_TOL * target:
             continue  # too long for the gap that is left, even with overlaps
         p0 = q + t0 * u
@@ -338,7 +339,6 @@ def _layout(p, attempt: int = 0) -> dict:
             continue
         v_new = clipped_volume(p0, u, Lc, R, L) - v_ov
         if vol + v_new > target * (1 + VOLUME_TOL):
-            endgame += 1
             if abs(vol + v_new - target) < abs(vol - target) and (best is None or
                                                                  abs(vol + v_new - target) < abs(best[0])):
                 best = (vol + v_new - target, (p0, u, Lc), new_x, v_new, on_collector)
