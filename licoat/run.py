@@ -364,6 +364,8 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
     finally:
         if writer is not None:
             writer.close()
+    if moving_of(cell) is not None:
+        moving_of(cell).reconcile(cell)  # the last state on the moved mesh (solver/moving_mesh.py)
     if fields is not None:  # the final plating distribution, for pictures (plating.png)
         from licoat.plots import write_plating_surface
 

@@ -228,6 +228,9 @@ def _build_2d(gmsh, data, groups: dict, interfaces: set, spacing: dict, h: float
     surfaces = {}
     for region in np.unique(T):
         loop = [i for i in _loop(C[T == region]) if i not in removed]
+        P = X[loop]
+        if np.sum(P[:, 0] * np.roll(P[:, 1], -1) - np.roll(P[:, 0], -1) * P[:, 1]) < 0:
+            loop = loop[::-1]  # counter-clockwise: positively oriented triangles, as in the initial mesh
         n = len(loop)
         tags = []
         for k in range(n):
