@@ -210,3 +210,23 @@ duration = "10 s"
     assert i_hold[0] == pytest.approx(10.0, rel=1e-3)  # continuous: the hold starts from the current step's state
     assert np.all(np.diff(i_hold) > 0) and i_hold[-1] > 1.1 * i_hold[0]  # nuclei grow at fixed potential
     assert s["applied_current_density_A_m2"] == pytest.approx(10.0, rel=1e-8)
+
+
+def test_holds_and_rests_without_a_current_step(tmp_path):
+    """A protocol of voltage holds and rests only (no current step: the Cycler's reference current is 0): the rest
+    after a −20 mV hold carries no current (1e-8 A/m²) and the open-circuit potential relaxes toward 0 V as the
+    salt relaxes (a reservoir 20 µm away: diffusion time 0.9 s, the 5 s rest ends within 1e-4 V of zero)."""
+    text = GEOMETRY.format(L=20, h=5) + """
+[[operation.step]]
+voltage = "-20 mV"
+duration = "5 s"
+[[operation.step]]
+rest = "5 s"
+"""
+    s, rows = _run(tmp_path, "holdrest", text)
+    assert np.all(_f(rows, "cell_voltage_V", 0) == pytest.approx(-0.020, abs=1e-12))
+    assert _f(rows, "current_density_mean_A_m2", 0).min() > 1.0  # plating at -20 mV
+    assert np.abs(_f(rows, "current_density_mean_A_m2", 1)).max() < 1e-8
+    v = _f(rows, "cell_voltage_V", 1)
+    assert v[0] < 0 and abs(v[-1]) < 1e-4 and abs(v[-1]) < 0.1 * abs(v[0])
+    assert s["applied_current_density_A_m2"] == pytest.approx(0.0, abs=1e-8)
