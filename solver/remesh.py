@@ -73,6 +73,7 @@ def _gather(tm: TaggedMesh):
     X = xs[first]
     # canonical node order (by coordinates), so that the new mesh does not depend on the partition
     scale = float(np.abs(X).max()) or 1.0
+    X = np.round(X / scale, 12) * scale  # round-off of the partition's solves out of Gmsh's input
     key = np.round(X / scale, 10)
     order = np.lexsort(key.T[::-1])
     X = X[order]
@@ -87,7 +88,7 @@ def _gather(tm: TaggedMesh):
     for p in parts:
         for f, v in zip(renum(p[4]), p[5]):
             fmap[tuple(sorted(int(i) for i in f))] = int(v)
-    return X, C, T, fmap
+    return X, C, T, dict(sorted(fmap.items()))  # sorted: the edits do not depend on the partition either
 
 
 # ------------------------------------------------------------------------------------------ 2D remesh
@@ -154,7 +155,7 @@ def _edit_curves(X, fmap, spacing: dict, straight: set):
         changed = True
         while changed:
             changed = False
-            for j in list(adj):
+            for j in sorted(adj):
                 if j in removed or len(adj[j]) != 2 or len(deg[j]) != 2 or deg[j][0] != deg[j][1]:
                     continue
                 a, b = adj[j]
