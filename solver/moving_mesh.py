@@ -16,9 +16,12 @@ the initial geometry and carried by the surface nodes (the elasticity is not re-
 
 Resolved coatings are carried by the Li surface: their cells get 10⁶ × the weight, so each layer moves
 rigidly with the surface below it — both faces by u_S, the thickness kept (to ~1e-6 of the displacement
-gradient). The coating's in-plane stretch is the change of the Li surface's nodal (lumped) measure since the
-start of the run, λ_j − 1 = m_j/m_j⁰ − 1 = ΔA/A₀ (ΔL/L₀ in 2D); for a normal displacement δ of a surface of
-curvature κ (sum of the principal curvatures) λ − 1 = δκ to first order. Assumption (mechanics.md,
+gradient). The coating's in-plane stretch is the change of the Li surface's area since the start of the run,
+per node: λ_j = Π_moves m_j(after)/m_j(before) (m_j the lumped nodal measure; an intensive field, carried across
+remeshes by interpolation), λ − 1 = ΔA/A₀ (ΔL/L₀ in 2D); for a normal displacement δ of a surface of
+curvature κ (sum of the principal curvatures) λ − 1 = δκ to first order. The plated charge per area q is
+rescaled by the inverse ratio at each move, so the plated charge Σ_j q_j m_j = ∫_S q dS is kept as the surface
+under it stretches, and the galvanostatic constraint uses the moved area (``CellProblem.inv_area_S``). Assumption (mechanics.md,
 "Elasticity"): the coating is a thin linear-elastic membrane, stress-free as deposited, that follows the Li
 surface without slip or cracking; its in-plane strain is equibiaxial in 3D, ε = (ΔA/A₀)/2, σ = E ε/(1 − ν),
 and plane strain in 2D, ε = ΔL/L₀, σ = E ε/(1 − ν²) (E = 2G(1 + ν) of each layer). The layers' membrane
@@ -37,10 +40,13 @@ Quality and remeshing: before moving, the signed area (volume) of every cell aft
 its value in the mesh at the start or at the last remesh; when the smallest ratio would fall below
 ``min_quality`` (or any cell would invert) the problem is remeshed (solver/remesh.py: Gmsh from the current
 boundary on rank 0, the surface kept node for node, every field and the surface state transferred by
-non-matching interpolation, the forms rebuilt) and the move is applied to the new mesh. When that is not
-possible (3D, a surface that touches itself, a single step that would still invert cells, more than
+non-matching interpolation, the forms rebuilt) and the move is applied to the new mesh; a fresh mesh that
+cannot take the whole move takes it in halves (remeshing in between). Steps are limited so that no surface
+edge changes its length by more than 10 % and the surface moves at most 0.1 × the mesh size per step. When
+the move is not possible (3D, a surface that touches itself, 1/64 of a step still too much, more than
 ``max_remeshes``) the mesh is not moved and the component sets ``stop_reason``: the transient loop ends there
-with the results so far, never with inverted cells.
+with the results so far, never with inverted cells. After the last step, :meth:`MovingInterface.reconcile`
+re-solves the constraints on the moved mesh.
 """
 
 from __future__ import annotations

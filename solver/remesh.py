@@ -4,19 +4,24 @@ Used by :class:`licoat.solver.moving_mesh.MovingInterface` when the moved mesh w
 item 2). Why Gmsh and not MMG (mmgpy): Gmsh is already licoat's mesher, so the new mesh is distributed by the
 same path as the initial one (``dolfinx.io.gmsh.model_to_mesh`` from rank 0, physical groups as tags), and the
 plating surface can be kept node for node (each of its edges a two-node transfinite curve): the surface state
-(q, θ, X, the moved volume) then transfers exactly — ∫q dS is unchanged to round-off, the mass balance holds
-through any number of remeshes — and only the electrolyte, where the mesh motion piles up, is regenerated.
+(q, θ, X) then transfers exactly where no node is removed, and the volume mesh, where the motion piles up, is
+regenerated. Where nodes are removed, ∫q dS is restored by rescaling q (solver/moving_mesh.py), a global and
+not a local conservation (the correction is reported).
 
 :func:`remesh` (collective; 2D meshes of triangles)
-    The problem's mesh (the ionic submesh: electrolyte and resolved coating layers) is gathered on rank 0. The
-    electrolyte's boundary is one closed polygon of tagged edges; every run of it that is an interface (the
-    plating surface, or the top of a resolved coating) keeps its nodes and edges, while each straight outer
-    side (``top``, ``left``, ``right``, ``bottom``) is one line from corner to corner that Gmsh meshes anew.
-    The electrolyte is meshed by Gmsh (frontal-Delaunay) with the initial mesh's sizes: ``h_fine`` (the initial
-    surface spacing) at the interfaces growing to ``h`` over 2h, as the generators do. Resolved coating cells
-    are kept as they are (a discrete Gmsh entity sharing the interface nodes): they move rigidly with the
-    surface (solver/moving_mesh.py), so they keep their shape. Cell regions and facet groups keep their names
-    and tags; the topology record (sides of every facet group) is the original one.
+    The problem's mesh (the ionic submesh: electrolyte and resolved coating layers) is gathered on rank 0 in
+    a canonical order (nodes sorted by their coordinates, rounded to 1e-12 of the extent; facet edits in a
+    sorted order), so that the new mesh does not depend on the partition. Every region's boundary is one
+    closed polygon of tagged edges. The interface curves (the plating surface, the faces of resolved
+    layers) keep their nodes and edges, except that an edge shorter than 0.3 × the curve's initial spacing,
+    or a node where the curve turns sharper than 100° (a valley the deposit closes, or a tip), loses a node,
+    and an edge longer than 2.5 × the spacing is split into equal pieces (exact for P1 fields); the straight
+    outer sides (``top``, ``left``, ``right``, ``bottom``) become one line from corner to corner that Gmsh
+    meshes anew. Each region (electrolyte, and each coating layer as the thin strip between its two faces) is
+    meshed by Gmsh (frontal-Delaunay) with the initial mesh's sizes: the interface spacing at the interfaces
+    growing to ``h`` over 2h, as the generators do; shared curves are shared Gmsh lines, regions are
+    counter-clockwise (positive cells). Cell regions and facet groups keep their names and tags, and the
+    topology record (sides of every facet group) is the original one.
 
 :func:`rebuild` (collective)
     Re-creates the cell problem on the new mesh with the same component objects (their ``declare`` makes
@@ -24,7 +29,8 @@ through any number of remeshes — and only the electrolyte, where the mesh moti
     non-matching interpolation (``create_interpolation_data`` + ``Function.interpolate_nonmatching``, in
     parallel), every unknown, the two BDF2 history levels of c and the surface state (q, θ, X and their
     start-of-step copies). Surface fields are then zeroed off the plating surface: there the interpolant
-    of a surface field means nothing. Real (global) unknowns are copied.
+    of a surface field means nothing. Real (global) unknowns are copied; the components' constants (e.g. a
+    control's hold state), the load and the time keep their values.
 """
 
 from __future__ import annotations
