@@ -3,8 +3,8 @@ balance, protocols and their input rules.
 
 Nucleation model (Ely & García, J. Electrochem. Soc. 160 (2013) A662; Pei et al., Nano Lett. 17 (2017) 1132;
 physics.md §5, §12): dθ/dt = (1 − θ)(ν0 a(η) + k θ), k = j_Li/q_c, i_Li = [θ + (1 − θ) a(η)] i_BV, with the
-classical activation a(η) = s(η)/(1 + exp(Λ(η_nuc²/η² − 1))) (barrier Λ = ΔG*(η_nuc)/kT = 45 on Cu; s(η) only
-cuts nucleation off at anodic η); η_nuc = 129.5 mV for bare Cu (Oyakhire et al., Adv. Energy Mater. 10 (2020)
+activation a(η) = 1/(1 + exp((η + η_nuc)/w_on)) whose width w_on = η_nuc/(2Λ) is the classical nucleation rate's
+onset slope (barrier Λ = ΔG*(η_nuc)/kT = 45 on Cu: 1.44 mV); η_nuc = 129.5 mV for bare Cu (Oyakhire et al., Adv. Energy Mater. 10 (2020)
 2002736, as quoted in the review). The electrolyte in the solver-level tests is made so conductive and fast
 that the surface is uniformly polarised (η = V to 1e-5 V) and the closed forms apply.
 """
