@@ -310,7 +310,7 @@ class MovingInterface(Component):
         h, spacing = self.sizes
         q_before = self._charge(prob)
         log = {"ratio": None, "angle_before": min_angle_deg(prob.mesh)}
-        new_tm = remesh(prob.tm, h, spacing)
+        new_tm, q_points = remesh(prob.tm, h, spacing, self.history.q)
         self._carry = dict(g=self.g, total=self.total, area_ratio=self.area_ratio)
         for comp in prob.components:  # the interface potential is rebuilt on the new mesh
             if isinstance(comp, PlatingInterface) and comp.surface in self._hooks:
@@ -324,8 +324,12 @@ class MovingInterface(Component):
             transfer(self.total, self._carry["total"])
         finally:
             self._carry = None
-        # the surface kept its nodes except where short edges were collapsed (and long ones split, which is
-        # exact for P1): the plated charge is rescaled to its integral before the remesh (conservative)
+        # the surface kept its nodes except where short edges were collapsed (their charge went to their
+        # neighbours) and long ones split (exact for P1); what is left of ∫q dS (round-off, the mesh-size
+        # limits of the transfer) is restored by rescaling q
+        from licoat.solver.remesh import apply_point_values
+
+        apply_point_values(self.history.q, q_points)
         q_after = self._charge(prob)
         if q_after != 0.0:
             factor = q_before / q_after

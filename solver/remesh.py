@@ -54,8 +54,9 @@ class RemeshError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------ gather
-def _gather(tm: TaggedMesh):
-    """(node coordinates, cells, cell tags, {sorted facet nodes: tag}) of the whole mesh on rank 0 (else None)."""
+def _gather(tm: TaggedMesh, q: fem.Function | None = None):
+    """(node coordinates, cells, cell tags, {sorted facet nodes: tag}, nodal values of the P1 field ``q`` or None)
+    of the whole mesh on rank 0 (else None)."""
     msh = tm.mesh
     d = msh.topology.dim
     comm = msh.comm
@@ -70,19 +71,25 @@ def _gather(tm: TaggedMesh):
     msh.topology.create_connectivity(d - 1, d)
     fnodes = dolfinx.mesh.entities_to_geometry(msh, d - 1, tm.facet_tags.indices)
     facets = glob[fnodes] if len(fnodes) else np.zeros((0, d), np.int64)
-    parts = comm.gather((glob, msh.geometry.x[:, :d].copy(), cells, ctag, facets, tm.facet_tags.values.copy()), root=0)
+    qn = np.zeros(n_nodes)
+    if q is not None:  # P1: the dofs of a cell are its geometry nodes
+        n_all = msh.topology.index_map(d).size_local + msh.topology.index_map(d).num_ghosts
+        qn[msh.geometry.dofmaps[0][:n_all].ravel()] = q.x.array[q.function_space.dofmap.list[:n_all].ravel()]
+    parts = comm.gather((glob, msh.geometry.x[:, :d].copy(), cells, ctag, facets, tm.facet_tags.values.copy(), qn),
+                        root=0)
     if comm.rank != 0:
         return None
     gl = np.concatenate([p[0] for p in parts])
     xs = np.concatenate([p[1] for p in parts])
     ids, first = np.unique(gl, return_index=True)
     X = xs[first]
+    Q = np.concatenate([p[6] for p in parts])[first]
     # canonical node order (by coordinates), so that the new mesh does not depend on the partition
     scale = float(np.abs(X).max()) or 1.0
     X = np.round(X / scale, 12) * scale  # round-off of the partition's solves out of Gmsh's input
     key = np.round(X / scale, 10)
     order = np.lexsort(key.T[::-1])
-    X = X[order]
+    X, Q = X[order], Q[order]
     rank_of = np.empty(len(order), np.int64)
     rank_of[order] = np.arange(len(order))
     renum = lambda a: rank_of[np.searchsorted(ids, a)]  # noqa: E731 - global node id -> row of X
@@ -94,7 +101,7 @@ def _gather(tm: TaggedMesh):
     for p in parts:
         for f, v in zip(renum(p[4]), p[5]):
             fmap[tuple(sorted(int(i) for i in f))] = int(v)
-    return X, C, T, dict(sorted(fmap.items()))  # sorted: the edits do not depend on the partition either
+    return X, C, T, dict(sorted(fmap.items())), Q  # sorted: the edits do not depend on the partition either
 
 
 # ------------------------------------------------------------------------------------------ 2D remesh
@@ -133,12 +140,19 @@ def _collinear(P: np.ndarray) -> bool:
     return bool(dev.max() <= 1e-9 * L)
 
 
-def _edit_curves(X, fmap, spacing: dict, straight: set):
+def _edit_curves(X, fmap, spacing: dict, straight: set, Q=None, charged=()):
     """Collapse the short edges and split the long ones of the interface curves (every tagged curve that is not a
     straight outer side): an edge shorter than ``COLLAPSE`` × its curve's initial spacing loses one of its nodes
     (one whose two tagged edges both lie on that curve, so junctions and ends stay), and an edge longer than
     ``SPLIT`` × the spacing is cut into equal pieces. Returns (removed nodes, {edge: tag} of the edited curves,
-    {edge: [inserted points]} with the points appended to X)."""
+    {edge: [inserted points]} with the points appended to X, {node: new q}).
+
+    ``Q``: nodal values of the plated charge q on the curves with tags in ``charged``. A removed node's lumped
+    charge q_j m_j (m_j = half its two edges) goes to its two neighbours, the nearer one getting more
+    (weights |jb|, |ja| over |ja| + |jb|), whose q is set so that q'_a m'_a = q_a m_a + w_a q_j m_j with their
+    new lumped measures: ∫q dS = Σ q_j m_j (exact for P1) is conserved curve by curve, except that no new q
+    exceeds the largest of the three (no new extremes; the rest is restored by the global rescale)."""
+    qnew: dict[int, float] = {}
     deg: dict[int, list] = {}
     for (a, b), tag in fmap.items():
         deg.setdefault(a, []).append(tag)
@@ -170,6 +184,18 @@ def _edit_curves(X, fmap, spacing: dict, straight: set):
                 cos = float(np.dot(u, w) / max(np.linalg.norm(u) * np.linalg.norm(w), 1e-300))
                 # a short edge, or a sharp corner (a valley the deposit closes, or a tip)
                 if (min(length(j, a), length(j, b)) < COLLAPSE * h or cos > SHARP) and ab < SPLIT * h:
+                    if Q is not None and tag in charged:
+                        qv_of = lambda i: qnew.get(i, Q[i])  # noqa: E731
+                        m_of = lambda i: 0.5 * sum(length(i, k) for k in adj[i])  # noqa: E731
+                        ja, jb = length(j, a), length(j, b)
+                        Qj = qv_of(j) * m_of(j)
+                        cap = max(qv_of(a), qv_of(j), qv_of(b))  # no new extremes (what is left: the rescale)
+                        upd = {}
+                        for n, w, old in ((a, jb / (ja + jb), ja), (b, ja / (ja + jb), jb)):
+                            m_old = m_of(n)
+                            m_new = m_old - 0.5 * old + 0.5 * ab
+                            upd[n] = min((qv_of(n) * m_old + w * Qj) / m_new, cap)
+                        qnew.update(upd)
                     adj[a][adj[a].index(j)] = b
                     adj[b][adj[b].index(j)] = a
                     del adj[j]
@@ -190,16 +216,17 @@ def _edit_curves(X, fmap, spacing: dict, straight: set):
                         inserted[(a, b)] = list(range(n + len(extra), n + len(extra) + len(pts)))
                         extra.extend(pts)
     X2 = np.vstack([X] + ([np.array(extra)] if extra else []))
-    return removed, edges, inserted, X2
+    return removed, edges, inserted, X2, {i: v for i, v in qnew.items() if i not in removed}
 
 
 COLLAPSE, SPLIT = 0.3, 2.5  # x the initial spacing of the interface curve
 SHARP = np.cos(np.radians(100.0))  # a surface node whose edges meet at less than 100 degrees is removed
 
 
-def _build_2d(gmsh, data, groups: dict, interfaces: set, spacing: dict, h: float):
-    """The Gmsh model (micrometres) of every region remeshed from its edited boundary (module docstring)."""
-    X, C, T, fmap = data
+def _build_2d(gmsh, data, groups: dict, interfaces: set, spacing: dict, h: float, charged=()):
+    """The Gmsh model (micrometres) of every region remeshed from its edited boundary (module docstring).
+    Returns {"q_corrections": [(x, y, q), ...]}: the new q at the kept neighbours of removed nodes (metres)."""
+    X, C, T, fmap, Q = data
     X = X / GMSH_UNIT
     h = h / GMSH_UNIT
     name_of = {tag: n for n, (dd, tag) in groups.items() if dd == 1}
@@ -208,7 +235,8 @@ def _build_2d(gmsh, data, groups: dict, interfaces: set, spacing: dict, h: float
     sp = {groups[n][1]: v / GMSH_UNIT for n, v in spacing.items() if n in groups}
     if np.any(T < 0):
         raise RemeshError("a cell of the mesh carries no region tag")
-    removed, edited, inserted, X = _edit_curves(X, fmap, sp, straight)
+    charged_tags = {groups[n][1] for n in charged if n in groups}
+    removed, edited, inserted, X, qnew = _edit_curves(X, fmap, sp, straight, Q, charged_tags)
     geo = gmsh.model.geo
     point_of: dict[int, int] = {}
 
@@ -298,26 +326,48 @@ def _build_2d(gmsh, data, groups: dict, interfaces: set, spacing: dict, h: float
         gmsh.model.addPhysicalGroup(2, [srf], region, cname.get(region, f"region_{region}"))
     for tag, ents in lines_by_tag.items():
         gmsh.model.addPhysicalGroup(1, ents, tag, name_of.get(tag, f"facets_{tag}"))
-    return {}
+    return {"q_corrections": [(float(X[i, 0] * GMSH_UNIT), float(X[i, 1] * GMSH_UNIT), float(v))
+                              for i, v in sorted(qnew.items())]}
 
 
-def remesh(tm: TaggedMesh, h: float, spacing: dict) -> TaggedMesh:
-    """A new mesh of the same regions (see the module docstring; collective). Raises RemeshError."""
+def remesh(tm: TaggedMesh, h: float, spacing: dict, q: fem.Function | None = None):
+    """A new mesh of the same regions (see the module docstring; collective). Raises RemeshError.
+    Returns (TaggedMesh, [(x, y, q)]): with the plated charge ``q`` (P1 on ``tm.mesh``), the values q takes at
+    the kept neighbours of removed surface nodes, so that ∫q dS is conserved (:func:`apply_point_values`)."""
     comm = tm.mesh.comm
     d = tm.dim
     if d != 2:
         raise RemeshError("remeshing is implemented for 2D meshes (a 3D run stops at the quality limit)")
-    data = _gather(tm)
+    data = _gather(tm, q)
     interfaces = {n for n in tm.groups if tm.groups[n][0] == d - 1 and tm.sides(n)[1] is not None}
     interfaces |= set(tm.plating_surfaces())
     groups = dict(tm.groups)
     try:
-        new = to_dolfinx(comm, lambda gmsh: _build_2d(gmsh, data, groups, interfaces, spacing, h), gdim=d)
+        charged = tm.plating_surfaces() if q is not None else []
+        new = to_dolfinx(comm, lambda gmsh: _build_2d(gmsh, data, groups, interfaces, spacing, h, charged), gdim=d)
     except RemeshError:
         raise
     except Exception as exc:  # noqa: BLE001 - Gmsh errors: one message
         raise RemeshError(f"Gmsh could not remesh the electrolyte: {exc}") from exc
-    return TaggedMesh(new.mesh, new.cell_tags, new.facet_tags, groups, dict(tm.info))
+    corrections = new.info.get("q_corrections", [])
+    return TaggedMesh(new.mesh, new.cell_tags, new.facet_tags, groups, dict(tm.info)), corrections
+
+
+def apply_point_values(f: fem.Function, values: list, tol: float = 1e-9) -> None:
+    """Set a P1 function at the dofs that sit at the given points [(x, y, value), ...] (all ranks hold the list)."""
+    if not values:
+        return
+    from scipy.spatial import cKDTree
+
+    V = f.function_space
+    x = V.tabulate_dof_coordinates()[:, :2]
+    pts = np.array([(a, b) for a, b, _ in values])
+    vals = np.array([v for _, _, v in values])
+    scale = float(np.abs(pts).max()) or 1.0
+    dist, idx = cKDTree(pts).query(x, distance_upper_bound=tol * scale)
+    hit = np.isfinite(dist)
+    f.x.array[hit] = vals[idx[hit]]
+    f.x.scatter_forward()
 
 
 def min_angle_deg(msh) -> float:

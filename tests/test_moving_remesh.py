@@ -104,7 +104,7 @@ def test_remesh_transfers_linear_fields_exactly():
     cell, _ = moving_cell(MPI.COMM_WORLD)
     mi = moving_of(cell)
     tm = cell.tm
-    new = remesh(tm, *mi.sizes)
+    new, _ = remesh(tm, *mi.sizes)
     assert new.groups == tm.groups and new.plating_surfaces() == tm.plating_surfaces()
     assert new.sides("anode_electrolyte") == tm.sides("anode_electrolyte")
     V0 = fem.functionspace(tm.mesh, ("Lagrange", 1))
