@@ -265,9 +265,10 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
     mechanical, mech_summary = mechanical_coupling(comm, case, tm)
     if mechanical is not None:  # the same case without the stress coupling, to report what it changes
         mech_summary["plating_without_coupling"] = inputs.cell().solve().metrics()["plating"]
+    moving = transient and bool(getattr(case.operation, "moving_interface", False))
     cell = inputs.cell(transient=transient, mechanical_potential=mechanical,
                        surface_models=setup.surface_models(case, tm) if transient else None,
-                       moving_interface=transient and bool(getattr(case.operation, "moving_interface", False)))
+                       moving_interface=moving, coating_membrane=coating_membrane(case, tm, inputs) if moving else None)
     coat, op = inputs.coating, inputs.operation
     # a dense film that cannot carry the current: exit 2 (or warnings with coating.allow_impossible_film)
     check_film(case, coat, inputs.electrolyte.conductivity.at(inputs.electrolyte.concentration),
@@ -287,6 +288,24 @@ def solve_steady(comm, case: Case, tm, fields_dir: Path | None = None, restart: 
     # transient runs with a fields directory have written their time series already
     return RunResult(summary, cell=None if (transient and fields_dir is not None) else cell,
                      series=history["series"] if history else None)
+
+
+def coating_membrane(case: Case, tm, inputs: CellInputs):
+    """The resolved coating layers as a membrane on a moving interface (solver/moving_mesh.py), or None."""
+    coat = inputs.coating
+    if coat is None or not coat.resolved_layers or not tm.coating_layers():
+        return None
+    from licoat import setup
+    from licoat.solver.moving_mesh import CoatingMembrane
+    from licoat.solver.surface_state import LI_MOLAR_VOLUME
+
+    solids = setup.solids(case, tm)
+    layers = tuple((layer.thickness, 2 * solids[v].G * (1 + solids[v].nu), solids[v].nu)
+                   for v, layer in zip(tm.coating_layers(), coat.resolved_layers) if v in solids)
+    extra = case.anode.model_extra or {}
+    return CoatingMembrane(layers, molar_volume=extra.get("molar_volume", LI_MOLAR_VOLUME),
+                           li_partial_molar_volume=solids[tm.coating_layers()[0]].V_plus,
+                           coupled=case.mechanics.enabled and case.mechanics.stress_coupling == "monroe-newman")
 
 
 def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, checkpoint_dir,
@@ -309,8 +328,16 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
         dep_fields = history.output_fields()
         writer = VTXWriter(comm, str(fields_dir / "solution.bp"), list(fields.values()) + list(dep_fields.values()),
                            engine="BP4")
+        writer.mesh = cell.mesh
 
         def write_fields(t):
+            nonlocal writer, fields, dep_fields
+            if writer.mesh is not cell.mesh:  # remeshed (solver/remesh.py): a new file from here on
+                writer.close()
+                fields, dep_fields = cell.fields(), history.output_fields()
+                writer = VTXWriter(comm, str(fields_dir / f"solution_{moving_of(cell).remeshes}.bp"),
+                                   list(fields.values()) + list(dep_fields.values()), engine="BP4")
+                writer.mesh = cell.mesh
             cell.fields(fields)
             history.output_fields(dep_fields)
             writer.write(t)
@@ -337,14 +364,25 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
     finally:
         if writer is not None:
             writer.close()
+    if moving_of(cell) is not None:
+        moving_of(cell).reconcile(cell)  # the last state on the moved mesh (solver/moving_mesh.py)
     if fields is not None:  # the final plating distribution, for pictures (plating.png)
         from licoat.plots import write_plating_surface
 
-        write_plating_surface(comm, cell, cell.fields(fields), fields_dir / "plating_surface.npz")
+        write_plating_surface(comm, cell, cell.fields(fields if writer.mesh is cell.mesh else None),
+                              fields_dir / "plating_surface.npz")
     cell.solve_s = res.solve_s
     pictures = deposit_pictures(comm, case, cell, fields_dir, res.series[-1]["time_s"] if res.series else 0.0)
-    return {"series": res.series, "depletion": res.depletion_time_s, "deposit": deposit.summary(res.series),
+    summary = deposit.summary(res.series)
+    if moving_of(cell) is not None:  # remeshes; a resolved coating's stretch and stress
+        summary.update(moving_of(cell).coating_summary(cell))
+    return {"series": res.series, "depletion": res.depletion_time_s, "deposit": summary,
             "stop_reason": res.stop_reason, "pictures": pictures}
+
+
+def moving_of(cell):
+    """The cell's MovingInterface component, or None."""
+    return next((c for c in cell.components if type(c).__name__ == "MovingInterface"), None)
 
 
 def deposit_pictures(comm, case: Case, cell, fields_dir, t: float) -> list[str]:

@@ -220,8 +220,12 @@ def surface_models(case: Case, tm) -> dict:
                         conversion_potential_high=g("conversion_potential_high"),
                         conversion_potential_low=g("conversion_potential_low"),
                         conversion_exchange_current_density=g("conversion_exchange_current_density"))
+        # the classical barrier at the onset (Λ = ΔG*(η_nuc)/kT) of the surface Li meets: the film's, else the metal's
+        src = coat if tm.coated(name) and coat is not None and coat.has("nucleation_barrier") else m
+        barrier = _prop(section, src, "nucleation_barrier", SurfaceModel.nucleation_barrier) if section is not None \
+            else src.get("nucleation_barrier", SurfaceModel.nucleation_barrier)
         out[name] = SurfaceModel(nucleation_overpotential=k.nucleation_overpotential, nucleation_width=k.nucleation_width,
-                                 nucleation_rate=nu0, coalescence_thickness=delta_c, **conv)
+                                 nucleation_barrier=barrier, nucleation_rate=nu0, coalescence_thickness=delta_c, **conv)
     return out
 
 

@@ -83,6 +83,7 @@ PROPERTY_UNITS: dict[str, str] = {
     "conversion_potential_low": "V",  # vs Li, where it ends
     "conversion_exchange_current_density": "A/m^2",
     "nucleation_rate": "1/s",  # nu0: nucleation rate well past the nucleation overpotential
+    "nucleation_barrier": "dimensionless",  # classical barrier at the nucleation overpotential, in kT
     "coalescence_thickness": "m",  # Li deposit over which nuclei grow together and cover a surface
 }
 

@@ -218,6 +218,7 @@ GALLERY = {
     "pillars": ("cases/pillars.toml", ['geometry.width="10 um"', 'geometry.depth="10 um"'], False),
     "fibers": ("cases/fibers.toml", [], True),
     "foam": ("cases/foam.toml", [], False),
+    "fibers_random3d": ("cases/review/host_CNT_sponge_Al2O3.toml", [], False),
     "foam_3d": ("cases/foam.toml", ["geometry.dim=3", 'geometry.width="10 um"', 'geometry.host_thickness="10 um"',
                                     'geometry.mesh_size="2 um"', 'geometry.interface_mesh_size="0.5 um"'], False),
 }

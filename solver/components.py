@@ -350,7 +350,7 @@ class Galvanostatic(Component):
         # the kinetic current (= film current at convergence) keeps dR/dV != 0 for thin films
         return sum(
             p.s_v * (ctx.expr["i_kin"][n] + ctx.expr["i_leak"].get(n, 0.0) + ctx.expr.get("i_conv_top", {}).get(n, 0.0)
-                     + p.load * self.i_app * p.footprint / p.area_S)
+                     + p.load * self.i_app * p.footprint * p.inv_area_S)
             * q * p.sm[n] for n in p.surfaces)
 
     def scale_load(self, prob, load):

@@ -17,6 +17,10 @@ of depth), θ the Li coverage:
   ∫_electrolyte χ dx; ``bottom_to_top_fill_ratio`` = the plated charge per host area in the lowest third of
   the host over that in the highest third. The lowest slab (and third) extends below z = 0 and the highest
   above z = H for the surface integrals, so the collector floor and the tops of the host count.
+  ``bottom_to_top_lithium_ratio``: the same ratio for all the lithium the host has taken up, Li metal plus the
+  conversion/alloying charge of a lithiophilic film (Q_conv X: LiZn + Li2O from ZnO), which a seed layer
+  stores in place, over the whole skeleton, before any metal plates (``bottom_to_top_fill_ratio`` counts the
+  Li metal only; equal without a conversion film).
 """
 
 from __future__ import annotations
@@ -45,10 +49,11 @@ class DepositMetrics:
     """Forms compiled once per cell; ``step()`` gives the per-step numbers, ``summary(series)`` the block."""
 
     def __init__(self, cell, kind: str | None = None, host_thickness: float | None = None, n_bins: int = 10):
+        self._args = (cell, kind, host_thickness, n_bins)
         self.cell, self.st = cell, of(cell)
         if self.st is None:
             raise ValueError("deposit metrics need a transient cell with a plating history")
-        msh = cell.tm.mesh
+        msh = self.mesh = cell.tm.mesh
         d = cell.dim
         self.comm = cell.comm
         st = self.st
@@ -84,6 +89,8 @@ class DepositMetrics:
             dx_e = cell.dx(cell.tm.tag("electrolyte"))
             self.f_area = [fem.form(chi * one * m) for m in ms]
             self.f_q = [fem.form(chi * st.q * m) for m in ms]
+            self.f_li = [fem.form(chi * (st.q + st.model(n).conversion_capacity * st.X) * cell.sm[n])
+                         for n in cell.surfaces]
             self.f_pore = [fem.form(chi * one * dx_e)]
             self.f_pore_all = fem.form(ufl.conditional(ufl.lt(z, self.H), 1.0, 0.0) * one * dx_e)
 
@@ -92,13 +99,14 @@ class DepositMetrics:
         self.lo.value, self.hi.value = lo, hi
         return _sum(self.comm, forms)
 
-    def _per_area(self, lo, hi) -> float | None:
+    def _per_area(self, lo, hi, forms=None) -> float | None:
         a = self._slab(lo, hi, self.f_area)
-        return self._slab(lo, hi, self.f_q) / a if a > 0 else None
+        return self._slab(lo, hi, forms or self.f_q) / a if a > 0 else None
 
-    def bottom_to_top(self) -> float | None:
+    def bottom_to_top(self, forms=None) -> float | None:
+        """Charge per host area in the lowest third over the highest third (Li metal; ``forms`` = f_li: all Li)."""
         H = self.H
-        bottom, top = self._per_area(-BIG, H / 3), self._per_area(2 * H / 3, BIG)
+        bottom, top = self._per_area(-BIG, H / 3, forms), self._per_area(2 * H / 3, BIG, forms)
         if bottom is None or top is None or top == 0:
             return None
         return bottom / top
@@ -123,6 +131,8 @@ class DepositMetrics:
 
     # ------------------------------------------------------------------ per step and summary
     def step(self) -> dict:
+        if self.cell.tm.mesh is not self.mesh:  # remeshed (solver/remesh.py): the forms on the new mesh
+            self.__init__(*self._args)
         self.A = _sum(self.comm, self.f_A)
         vol = _sum(self.comm, self.f_delta)
         mean = vol / self.A
@@ -144,6 +154,7 @@ class DepositMetrics:
             out["interface_height_rms_m"] = float(np.sqrt(max(_sum(self.comm, self.f_hdev) / self.A, 0.0)))
         if self.host:
             out["bottom_to_top_fill_ratio"] = self.bottom_to_top()
+            out["bottom_to_top_lithium_ratio"] = self.bottom_to_top(self.f_li)
         return out
 
     def summary(self, series: list[dict] | None = None) -> dict:

@@ -87,6 +87,7 @@ def SteadyCell(
     metal_conductivity: dict | None = None,
     surface_models: dict | None = None,
     moving_interface: bool = False,
+    coating_membrane=None,
 ) -> CellProblem:
     """Assemble the cell problem from its components (the one place that chooses them).
 
@@ -96,6 +97,9 @@ def SteadyCell(
     plating surface as series resistances, its resolved layers are the mesh's coating volumes, in order.
     ``surface_models`` (transient only): {surface: SurfaceModel} for the plating history (coverage,
     conversion, plated charge; solver/surface_state.py); the steady problem ignores it.
+    ``moving_interface`` (transient with a plating history): the mesh follows the deposit and is remeshed when
+    needed (solver/moving_mesh.py, solver/remesh.py); resolved layers move with the Li surface, and
+    ``coating_membrane`` (a moving_mesh.CoatingMembrane) gives their elastic stretch stress.
     """
     opts = options or SolverOptions()
     stack = CoatingStack.of(coating)
@@ -121,6 +125,13 @@ def SteadyCell(
         from licoat.solver.surface_state import SurfaceState
 
         state = SurfaceState({s: m for s, m in surface_models.items() if s in surfaces})
+    moving = None
+    if state is not None and moving_interface:  # the mesh follows the deposit (solver/moving_mesh.py)
+        from licoat.solver.moving_mesh import MovingInterface
+
+        moving = MovingInterface(state, membrane=coating_membrane)
+        stress = {s: moving.stress_hook(s, stress.get(s)) for s in surfaces}  # carried across remeshes
+        stress = {s: v for s, v in stress.items() if v is not None}
     comps += [C.PlatingInterface(s, kin_of[s], film, stress.get(s), state) for s in surfaces]
     if operation.counter == "lithium":
         comps += [C.LithiumCounter(counter_kinetics or kinetics), C.SaltMultiplier()]
@@ -136,10 +147,8 @@ def SteadyCell(
         comps.append(C.Potentiostatic(operation.voltage))
     if state is not None:
         comps.append(state)
-        if moving_interface:  # the mesh follows the deposit (solver/moving_mesh.py), after the state update
-            from licoat.solver.moving_mesh import MovingInterface
-
-            comps.append(MovingInterface(state))
+        if moving is not None:  # after the state update
+            comps.append(moving)
     if manufactured is not None:
         comps.append(C.ManufacturedSource(manufactured))
     i_scale = max(abs(operation.current_density or 0.0), kinetics.exchange_current_density, 1e-3)

@@ -182,6 +182,7 @@ class CellProblem:
             comp.declare(self)
         self.P1 = self.registry["concentration"].function.function_space
         self.area_S = sum(self._integrate(self._one * self.sm[n]) for n in self.surfaces)
+        self.inv_area_S = fem.Constant(msh, 1.0 / self.area_S)  # in forms; a moving surface updates it
         self.footprint = footprint_area if footprint_area is not None else self._integrate(self._one * self.ds(self.tm.tag("top")))
 
         # time discretisation as a transform of the electrolyte's storage term

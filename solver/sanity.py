@@ -174,7 +174,8 @@ def check_current_balance(cell, case, metrics: dict, coating=None) -> None:
     o = case.operation
     if o.mode == "galvanostatic" and not getattr(cell.control, "holding", False):  # not a Cycler's voltage hold
         applied = o.current_density * float(cell.load.value) * cell.footprint  # load: a protocol step's share
-        scale = max(abs(applied), abs(o.current_density) * cell.footprint)  # a rest: relative to the reference
+        # a rest: relative to the reference current, or to the exchange current where no step sets a current
+        scale = max(abs(applied), abs(o.current_density) * cell.footprint, cell.kin.exchange_current_density * cell.footprint)
         if not abs(total - applied) <= BALANCE_RTOL * scale:
             raise _solver_error(
                 f"current balance violated: plating current {total / cell.footprint:.6g} A/m^2 (per footprint) "

@@ -11,11 +11,26 @@ of Newton's system):
 Model (physics.md §5, §12; Ely & García, J. Electrochem. Soc. 160 (2013) A662; Pei et al., Nano Lett. 17
 (2017) 1132):
 
-* nucleation: dθ/dt = ν(η) (1 − θ),  ν(η) = ν0 a(η),  a(η) = 1/(1 + exp((η + η_nuc)/w))
-  (the nucleation rate rises steeply, over the width w = 5 mV, once the cathodic overpotential passes the
-  surface's nucleation overpotential η_nuc; classical nucleation makes the barrier fall as 1/η², which this
-  logistic replaces by a switch of the same steepness scale). Closed form at constant η:
-  θ(t) = 1 − (1 − θ0) exp(−ν(η) t).
+* nucleation: dθ/dt = (1 − θ)(ν(η) + kθ),  ν(η) = ν0 a(η), with the classical nucleation law (Ely & García,
+  J. Electrochem. Soc. 160 (2013) A662): the rate of forming a stable nucleus is J0 exp(−ΔG*/kT) with the
+  barrier ΔG* ∝ γ³V_M²/(Fη)² falling as 1/η². Written through the surface's nucleation overpotential η_nuc
+  (where nucleation becomes observable, the datum measured in galvanostatic first plating) and the barrier
+  there in units of kT, Λ = ΔG*(η_nuc)/kT = ln(J0/J(η_nuc)) (``nucleation_barrier``):
+      J(η)/J(η_nuc) = exp(−Λ (η_nuc²/η² − 1)),
+  whose logarithmic slope at the onset is 2Λ/η_nuc. licoat keeps the logistic switch (saturating at the full
+  rate beyond η_nuc) and gives it that slope:
+      a(η) = 1/(1 + exp((η + η_nuc)/w_on)),   w_on = η_nuc/(2Λ),
+  1.4 mV on Cu with Λ = 45 (was a chosen 5 mV), 5 mV on lithiated TiO2 (Λ = 2: no estimate, the former width;
+  materials/data/TiO2.toml); a barrier-free surface (η_nuc = 0) uses w = ``nucleation_width`` (5 mV), which
+  only keeps nucleation off at anodic overpotentials. The steepness is not a free parameter but follows from the
+  same barrier that sets η_nuc; below the onset the logistic falls off more gently than exp(−Λ η_nuc²/η²),
+  which keeps Newton's jump from a conversion plateau to nucleation robust (the exact 1/η² form broke it).
+  Growth k = j_Li/q_c with the coalescence charge q_c = F δ_c/V_M (δ_c = ``coalescence_thickness``, 100 nm): the covered area grows in proportion to the Li plated on it,
+  dθ = (1 − θ) dq/q_c (impingement as in Avrami's law). δ_c is the deposit that covers an e-fold of the bare
+  area; for hemispherical nuclei of density N it is (2/3)(πN)^(-1/2) (JMAK with θ_ex = πNr²), 0.12 µm at the
+  N ≈ 10^9 cm⁻² of Li nuclei on Cu at ≈1 mA/cm² (Pei et al., Nano Lett. 17 (2017) 1132, SEM counts; N ∝ η³,
+  size ∝ 1/η; an estimate from that paper's order of magnitude, materials/data/Li.toml).
+  Closed form at constant η (:func:`coverage_closed_form`): a Riccati equation.
 * plating: the covered area plates and strips with Li's Butler–Volmer kinetics, no barrier; the bare area
   plates only through nucleation, with the activation a(η), and cannot strip (no Li there):
       i_Li = [θ + (1 − θ) a(η)] i_BV(η)        (a(η) ≈ 0 for η > 0, so no anodic current on bare area)
@@ -67,7 +82,8 @@ class SurfaceModel:
 
     lithium_present: bool = False  # a Li metal surface: theta = 1, no nucleation
     nucleation_overpotential: float = 0.0  # V (magnitude)
-    nucleation_width: float = 5e-3  # V
+    nucleation_width: float = 5e-3  # V: anodic cut-off of nucleation (the whole law when η_nuc = 0)
+    nucleation_barrier: float = 45.0  # Λ = ΔG*(η_nuc)/kT = ln(J0/J(η_nuc)) (classical nucleation), dimensionless
     nucleation_rate: float = 1.0  # nu0, 1/s
     coalescence_thickness: float = 100e-9  # m of Li deposit that covers the surface (growth of nuclei)
     conversion_capacity: float = 0.0  # C/m^2 of surface (0: no conversion film)
@@ -87,9 +103,19 @@ class SurfaceModel:
         return self.conversion_capacity > 0
 
 
-def activation(eta, eta_nuc, w, tanh=np.tanh):
-    """a(η) = 1/(1 + exp((η + η_nuc)/w)) written as (1 − tanh((η + η_nuc)/(2w)))/2 (no overflow)."""
-    return 0.5 * (1.0 - tanh((eta + eta_nuc) / (2.0 * w)))
+def activation(eta, eta_nuc, w, barrier=45.0, lib=np):
+    """Nucleation activation a(η) = 1/(1 + exp((η + η_nuc)/w_on)) ∈ [0, 1] with the classical onset width
+    w_on = η_nuc/(2Λ) (module docstring); a barrier-free surface (η_nuc = 0) uses w, only an anodic cut-off.
+    Written with tanh (no overflow); ``lib`` is numpy or ufl."""
+    w_on = onset_width(eta_nuc, w, barrier)
+    tanh = np.tanh if lib is np else ufl.tanh
+    return 0.5 * (1.0 - tanh((eta + eta_nuc) / (2.0 * w_on)))
+
+
+def onset_width(eta_nuc, w, barrier) -> float:
+    """Width of the nucleation onset [V]: η_nuc/(2Λ), the inverse logarithmic slope 2Λ/η_nuc of the classical
+    rate exp(−Λ η_nuc²/η²) at η_nuc; w on a barrier-free surface."""
+    return w if eta_nuc <= 0 else eta_nuc / (2.0 * barrier)
 
 
 def smooth_negative(x, scale):
@@ -111,10 +137,15 @@ def coverage_closed_form(t, eta, j_li, model: SurfaceModel, theta0: float = 0.0)
     """θ(t) at a constant overpotential η with the plating current density j_li [A/m², plating positive]
     on the covered part: dθ/dt = (1 − θ)(ν + kθ), ν = ν0 a(η), k = j_li/q_c, a Riccati equation whose
     solution is 1/(1 − θ) = k/(ν + k) + (1/(1 − θ0) − k/(ν + k)) exp((ν + k) t)."""
-    nu = model.nucleation_rate * activation(eta, model.nucleation_overpotential, model.nucleation_width)
+    nu = model.nucleation_rate * model_activation(model, eta)
     k = max(j_li, 0.0) / model.coalescence_charge
     w = k / (nu + k) + (1.0 / (1.0 - theta0) - k / (nu + k)) * np.exp((nu + k) * np.asarray(t))
     return 1.0 - 1.0 / w
+
+
+def model_activation(m: SurfaceModel, eta, lib=np):
+    """a(η) of one surface model (numpy or ufl)."""
+    return activation(eta, m.nucleation_overpotential, m.nucleation_width, m.nucleation_barrier, lib)
 
 
 class SurfaceState(Component):
@@ -175,12 +206,38 @@ class SurfaceState(Component):
         return self.models.get(name, SurfaceModel(lithium_present=True))
 
     def initial_guess(self, prob, load):
-        """A film that converts above 0 V vs Li starts at its conversion potential (Newton's start)."""
+        """Newton's start. A film that converts above 0 V vs Li starts at its conversion potential. Bare
+        lithiophobic surfaces under a current start at the nucleation-limited overpotential, where the bare
+        area carries the current through nucleation alone, a(η) i0 exp(−α_c f η) = i (the steep classical
+        activation has no usable slope from the control's estimate η_BV + η_nuc)."""
         conv = [self.model(n) for n in prob.surfaces if self.model(n).converts]
         ep = prob.electrode_potential
-        if conv and isinstance(ep, fem.Function) and load > 0:
+        if not isinstance(ep, fem.Function) or load <= 0:
+            return
+        if conv:
             U = max(m.conversion_potential_high for m in conv)
             ep.x.array[:] = (U - 0.05) / prob.Vt
+            return
+        bare = [self.model(n) for n in prob.surfaces
+                if not self.model(n).lithium_present and self.model(n).nucleation_overpotential > 0]
+        i_app = getattr(prob.control, "i_app", None)
+        if len(bare) < len(prob.surfaces) or i_app is None or not i_app:
+            return
+        own = np.concatenate([self.dofs[n] for n in prob.surfaces])
+        own = own[own < self.V.dofmap.index_map.size_local]
+        covered = prob.comm.allreduce(float(self.theta.x.array[own].max(initial=0.0)), op=MPI.MAX)
+        if covered > 0.5:
+            return
+        from scipy.optimize import brentq
+
+        m = min(bare, key=lambda b: b.nucleation_overpotential)
+        i = abs(load * i_app) * prob.footprint / prob.area_S
+        i0, ac, f = prob.kin.exchange_current_density, prob.kin.alpha_c, 1.0 / prob.Vt
+        lo, hi = 1e-4, m.nucleation_overpotential + 1.0
+        g = lambda e: np.log(max(float(model_activation(m, -e)), 1e-300)) + np.log(i0) + ac * f * e - np.log(i)  # noqa: E731
+        if g(lo) < 0 < g(hi):
+            eta = brentq(g, lo, hi, xtol=1e-7)
+            ep.x.array[:] = -(eta + i * prob.stack_asr) / prob.Vt
 
     # ------------------------------------------------------------------ physics hooks (PlatingInterface)
     def theta_new(self, prob, name, eta, j_li=None):
@@ -189,7 +246,7 @@ class SurfaceState(Component):
         m = self.model(name)
         if m.lithium_present:
             return 1.0
-        nu = m.nucleation_rate * activation(eta, m.nucleation_overpotential, m.nucleation_width, ufl.tanh)
+        nu = m.nucleation_rate * model_activation(m, eta, ufl)
         k = ufl.max_value(j_li, 0.0) / m.coalescence_charge if j_li is not None else 0.0
         s = ufl.min_value((nu + k) * self.dt, 30.0)  # e^-30: complete; keeps 0/0 out when nu = theta = 0
         frac = k / (nu + k + 1e-300)
@@ -206,7 +263,7 @@ class SurfaceState(Component):
         if m.lithium_present:
             return i_bv
         th = self.theta_new(prob, name, eta, -i_bv)
-        a = activation(eta, m.nucleation_overpotential, m.nucleation_width, ufl.tanh)
+        a = model_activation(m, eta, ufl)
         return th * i_bv + (1.0 - th) * a * cathodic_current(kin, eta, 1.0 / prob.Vt, cf)
 
     def leak_current(self, prob, name, eta_top, resistance):
@@ -216,7 +273,7 @@ class SurfaceState(Component):
         if m.lithium_present:
             return eta_top / resistance
         th = self._theta_expr[name]
-        a = activation(eta_top, m.nucleation_overpotential, m.nucleation_width, ufl.tanh)
+        a = model_activation(m, eta_top, ufl)
         return (th * eta_top + (1.0 - th) * a * smooth_negative(eta_top, self.Vt)) / resistance
 
     def conversion_current(self, prob, name, eta):

@@ -25,11 +25,16 @@ CASES = [
     dict(kind="fibers", dim=3, width=10 * um, depth=10 * um, fiber_diameter=1.5 * um, fiber_volume_fraction=0.25,
          host_thickness=8 * um, orientation="random-in-plane", seed=3, collector_thickness=1 * um,
          electrolyte_thickness=5 * um, mesh_size=2 * um, interface_mesh_size=0.5 * um),
+    dict(kind="fibers", dim=3, width=8 * um, depth=8 * um, fiber_diameter=1 * um, fiber_volume_fraction=0.1,
+         host_thickness=6 * um, orientation="random3d", seed=1, collector_thickness=1 * um,
+         electrolyte_thickness=3 * um, mesh_size=2 * um, interface_mesh_size=0.4 * um, coating_thickness=10e-9,
+         coating_model="thin"),
 ]
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("p", CASES, ids=[c["kind"] for c in CASES])
+@pytest.mark.parametrize("p", CASES, ids=[c["kind"] + ("_" + c["orientation"] if "orientation" in c else "")
+                                          for c in CASES])
 def test_parallel_matches_serial(p):
     comm = MPI.COMM_WORLD
     par = geometry_report(build_mesh(comm, p), p)

@@ -1,15 +1,23 @@
-"""The review's 3D-host trend as a test (issue 9): in a 2D Cu fibre host 100 µm thick, after 1 mAh/cm² at
-1 mA/cm², more of the lithium reaches the bottom of the host with a ZnO coating than on bare Cu
-(Zhang et al., Energy Storage Mater. 37 (2021) 123, ref. 163 of the review: bare Cu foam plates Li on its upper
-layer, ZnO-coated foam fills uniformly; Pu et al. 2019 for bare Ni scaffolds).
+"""The review's 3D-host trend as a test (issue 9): in a 2D Cu fibre host 100 µm and 200 µm thick (fibres 10 µm,
+20 %), after 1 mAh/cm² at 1 mA/cm², more of the Li metal reaches the bottom of the host with a 30 nm ZnO coating
+than on bare Cu: `bottom_to_top_fill_ratio` ZnO > bare, by more than 2 % of the bare value (measured: 5.5 % and
+3.2 %; README.md "The review's host trend" also lists where the margin is lost). Experiments: Zhang et al.,
+Energy Storage Mater. 37 (2021) 123 (ref. 163 of the review): on bare Cu foam Li is loose, uneven and sits on the upper layer, on the ZnO-coated
+foam it fills uniformly across the skeleton; Pu et al., Nat. Commun. 10 (2019) 1896: on a bare (Ni) scaffold
+Li plates on the top surface.
 
-The cases are cases/review/host_Cu_fibers_{bare,ZnO}_2D_plating.toml, with every parameter from the materials
-database (none tuned for this test). Mechanism in the model: bare Cu first carries the current through a steep
-nucleation activation (w = 5 mV), a small effective polarisation resistance w/i that concentrates the early
-charge at the top; the ZnO film converts first (above 0 V vs Li, over the whole skeleton), then plates Li
-without a barrier with Li's kinetics (R_ct = RT/(F i0)), a more uniform secondary distribution. The margin is
-small (≈2 % in the ratio at these parameters); README.md (Plating history) lists what controls it.
-Also: mass balance of the deposit with and without the conversion charge (0.1 %). Two 1-2 minute runs: slow.
+The cases are cases/review/host_Cu_fibers_{bare,ZnO}_2D_plating.toml (the 200 µm host: the same with
+host_thickness = 200 µm, the issue's example), every parameter from the materials database, none tuned for
+this test. Mechanism in the model (solver/surface_state.py): on bare Cu nucleation switches on with the slope
+of the classical rate ∝ exp(−Λ η_nuc²/η²) (barrier Λ = 45 kT at η_nuc = 129.5 mV), over η_nuc/(2Λ) = 1.4 mV, less
+than the pore-electrolyte drop over the host during the first-plating dip, so Li nucleates first at the top
+of the host; the nuclei grow there (coverage follows the deposit on the covered area, δ_c = 100 nm from Pei et
+al.'s nucleus density), pin the electrode potential above the nucleation onset, and the bottom, left with fewer
+nuclei, plates less. ZnO converts to LiZn + Li2O above 0 V vs Li, uniformly over the whole skeleton, and the
+converted surface plates Li without a barrier. Without the classical barrier (the former logistic of width
+5 mV) the 200 µm host reverses (README).
+Also: mass balance of the deposit with and without the conversion charge (0.1 %), and the all-lithium ratio
+(metal + conversion charge), which the uniform conversion raises further for ZnO. Four runs, ~1–2 min: slow.
 """
 
 import json
@@ -24,23 +32,31 @@ ROOT = Path(__file__).resolve().parents[1] / "cases" / "review"
 V_M = 1.30e-5
 
 
-def run(name, tmp_path):
-    out = tmp_path / name
-    assert main(["run", str(ROOT / f"host_Cu_fibers_{name}_2D_plating.toml"), "--out", str(out)]) == 0
+def run(name, thickness_um, tmp_path):
+    text = (ROOT / f"host_Cu_fibers_{name}_2D_plating.toml").read_text()
+    assert 'host_thickness = "100 um"' in text
+    case = tmp_path / f"{name}_{thickness_um}.toml"
+    case.write_text(text.replace('host_thickness = "100 um"', f'host_thickness = "{thickness_um} um"'))
+    out = tmp_path / f"{name}_{thickness_um}"
+    assert main(["run", str(case), "--out", str(out)]) == 0
     return json.loads((out / "summary.json").read_text())
 
 
 @pytest.mark.slow
-def test_zno_coated_host_fills_lower_than_bare(tmp_path):
-    bare, zno = run("bare", tmp_path), run("ZnO", tmp_path)
+@pytest.mark.parametrize("thickness_um", [100, 200])
+def test_zno_coated_host_fills_lower_than_bare(thickness_um, tmp_path):
+    bare, zno = run("bare", thickness_um, tmp_path), run("ZnO", thickness_um, tmp_path)
     W, i, t = 20e-6, 10.0, 3600.0  # footprint per metre of depth, A/m^2, s (1 mAh/cm^2 at 1 mA/cm^2)
     # mass balance: Li metal = charge passed (bare); = charge passed - the film's conversion capacity (ZnO)
     assert bare["deposit"]["plated_volume_m3"] == pytest.approx(V_M * i * W * t / FARADAY, rel=1e-3, abs=0)
     q_film = 2.0e10 * 30e-9 * zno["plating"]["area_m2"]  # materials/data/ZnO.toml x 30 nm x host area
     assert zno["deposit"]["plated_volume_m3"] == pytest.approx(V_M * (i * W * t - q_film) / FARADAY, rel=1e-3, abs=0)
     rb, rz = bare["deposit"]["bottom_to_top_fill_ratio"], zno["deposit"]["bottom_to_top_fill_ratio"]
-    assert 0 < rb < 1 and 0 < rz < 1  # both top-heavy (ohmic drop in the pores) ...
-    assert rz > rb  # ... the ZnO-coated host less so
+    assert 0 < rb < 1 and 0 < rz < 1  # both top-heavy (ohmic drop and salt depletion in the pores) ...
+    assert rz > 1.02 * rb  # ... the ZnO-coated host less so, by more than a rounding accident
+    # all the lithium the host took up: bare = Li metal; ZnO adds its uniform conversion charge
+    assert bare["deposit"]["bottom_to_top_lithium_ratio"] == pytest.approx(rb, rel=1e-12)
+    assert zno["deposit"]["bottom_to_top_lithium_ratio"] > rz
     for s in (bare, zno):
         prof = s["deposit"]["fill_profile"]
         assert len(prof) == 10 and all(0 < b["pore_volume_fraction_filled"] < 1 for b in prof)

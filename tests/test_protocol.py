@@ -164,3 +164,69 @@ def test_stripping_a_cu_foil_with_nothing_plated_exits_2(tmp_path, capsys):
         assert main(["run", str(case), "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert key in err and held in err, err
+
+
+def test_mixed_protocol_on_a_host_holds_the_collector(tmp_path):
+    """In a host with resolved electronic conduction a hold is a Dirichlet condition on the collector's bottom,
+    added for the hold and removed after it: a 2D Cu pillar host plated 0.02 mAh/cm² at 1 mA/cm², held at the plateau
+    voltage it reached for 20 s, then plated at 1 mA/cm² again. The hold's voltage is exact; its current starts at
+    the applied current it replaced (every field and the coverage carry over: 1e-3) and then rises, as the Li
+    nuclei on the Cu grow at a fixed potential (the chronoamperometric nucleation transient, Scharifker & Hills,
+    Electrochim. Acta 28 (1983) 879); the last step carries its applied current again (current balance, 1e-8)."""
+    text = """
+[geometry]
+kind = "pillars"
+dim = 2
+pillar_diameter = "4 um"
+pillar_height = "16 um"
+pitch = "10 um"
+width = "10 um"
+electrolyte_thickness = "20 um"
+collector_thickness = "4 um"
+mesh_size = "3 um"
+interface_mesh_size = "1.5 um"
+[host]
+material = "Cu"
+equipotential = false
+[output]
+fields = false
+[[operation.step]]
+current_density = "1 mA/cm^2"
+capacity = "0.02 mAh/cm^2"
+[[operation.step]]
+voltage = "{v} V"
+duration = "20 s"
+[[operation.step]]
+current_density = "1 mA/cm^2"
+duration = "10 s"
+"""
+    case = tmp_path / "plateau.toml"
+    case.write_text(text.replace("[[operation.step]]\nvoltage", "[[operation.stepX]]\nvoltage", 1).split("[[operation.stepX]]")[0])
+    assert main(["run", str(case), "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    v = json.loads((tmp_path / "p" / "summary.json").read_text())["cell_voltage_V"]
+    s, rows = _run(tmp_path, "host", text.format(v=f"{v:.6f}"))
+    assert np.all(_f(rows, "cell_voltage_V", 1) == pytest.approx(round(v, 6), abs=1e-12))
+    i_hold = _f(rows, "current_density_mean_A_m2", 1) * s["plating"]["area_m2"] / 10e-6
+    assert i_hold[0] == pytest.approx(10.0, rel=1e-3)  # continuous: the hold starts from the current step's state
+    assert np.all(np.diff(i_hold) > 0) and i_hold[-1] > 1.1 * i_hold[0]  # nuclei grow at fixed potential
+    assert s["applied_current_density_A_m2"] == pytest.approx(10.0, rel=1e-8)
+
+
+def test_holds_and_rests_without_a_current_step(tmp_path):
+    """A protocol of voltage holds and rests only (no current step: the Cycler's reference current is 0): the rest
+    after a −20 mV hold carries no current (1e-8 A/m²) and the open-circuit potential relaxes toward 0 V as the
+    salt relaxes (a reservoir 20 µm away: diffusion time 0.9 s, the 5 s rest ends within 1e-4 V of zero)."""
+    text = GEOMETRY.format(L=20, h=5) + """
+[[operation.step]]
+voltage = "-20 mV"
+duration = "5 s"
+[[operation.step]]
+rest = "5 s"
+"""
+    s, rows = _run(tmp_path, "holdrest", text)
+    assert np.all(_f(rows, "cell_voltage_V", 0) == pytest.approx(-0.020, abs=1e-12))
+    assert _f(rows, "current_density_mean_A_m2", 0).min() > 1.0  # plating at -20 mV
+    assert np.abs(_f(rows, "current_density_mean_A_m2", 1)).max() < 1e-8
+    v = _f(rows, "cell_voltage_V", 1)
+    assert v[0] < 0 and abs(v[-1]) < 1e-4 and abs(v[-1]) < 0.1 * abs(v[0])
+    assert s["applied_current_density_A_m2"] == pytest.approx(0.0, abs=1e-8)
