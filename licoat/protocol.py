@@ -127,6 +127,10 @@ def check_protocol(case) -> None:
         if not prot:
             raise CaseError("invalid case:\n  operation.moving_interface = true: needs a transient run "
                             "(operation.duration or operation.capacity, or [[operation.step]])")
+        if case.output.checkpoint_every is not None:  # checkpoints hold fields by the initial node coordinates
+            raise CaseError("invalid case:\n  output.checkpoint_every with operation.moving_interface = true: checkpoints "
+                            "store the fields on the initial mesh and do not follow a moving or remeshed one yet; "
+                            "leave checkpoint_every unset for moving-interface runs")
     if not prot:
         return
     inventory = li_inventory(case)

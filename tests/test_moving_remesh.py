@@ -243,3 +243,18 @@ moving_interface = true
     assert d["coating_stress_max_Pa"] == pytest.approx(E_eff * min(d["coating_stretch_max"], 0.02), rel=1e-9)
     assert d["coating_tension_max_N_m"] == pytest.approx(d["coating_stress_max_Pa"] * 100e-9, rel=1e-9)
     assert d["plated_capacity_C_m2"] == pytest.approx(0.05 * 3.6e4, rel=1e-6)
+
+
+def test_checkpoints_with_a_moving_interface_exit_2(tmp_path, capsys):
+    """Checkpoints store fields by the initial node coordinates (solver/checkpoint.py), which a moving or remeshed
+    mesh no longer has: the combination is invalid input (exit 2 naming both keys), nothing written."""
+    from pathlib import Path
+
+    from licoat.cli import main
+
+    case = Path(__file__).resolve().parents[1] / "cases" / "review" / "bump_bare_Li_moving_2D.toml"
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out), "--set", "output.checkpoint_every=10"]) == 2
+    err = capsys.readouterr().err
+    assert "output.checkpoint_every" in err and "operation.moving_interface" in err
+    assert not out.exists() and not (tmp_path / "out.partial").exists()
