@@ -301,9 +301,11 @@ def test_moving_planar_interface_moves_by_the_plated_thickness():
 
 
 def test_moving_sinusoid_stops_cleanly_before_cells_invert():
-    """A 1 µm sinusoid plated 0.5 mAh/cm² at 2 mA/cm²: the mesh follows the deposit until its quality limit; the
-    run then stops with a message and the results so far, no cell inverted; the electrolyte has lost the plated
-    volume (the lumped normal displacement moves the area by the plated volume to first order per step: 1 %)."""
+    """A 1 µm sinusoid plated 0.5 mAh/cm² at 2 mA/cm² with the mesh motion alone (no remeshing in this driver; the
+    remeshed runs are tests/test_moving_remesh.py): the mesh follows the deposit, and if its quality limit is
+    reached the run stops with a message and the results so far; no cell inverts either way, and the electrolyte
+    has lost the plated volume (the lumped normal displacement moves the area by the plated volume to first order
+    per step: 1 %)."""
     cell, dm = _moving_cell("sinusoid", amplitude=1e-6)
     a0 = _electrolyte_area(cell)
     res = integrate(cell, TransientOptions(duration=900.0, dt_initial=0.05, dt_max=20.0),
