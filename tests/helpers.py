@@ -1,5 +1,7 @@
 """Small builders shared by tests: constant-property electrolyte and a planar stack."""
 
+import math
+
 from licoat.meshes import build_mesh
 from licoat.solver.properties import Electrolyte, Fit
 
@@ -18,3 +20,23 @@ def planar(comm, *, dim=2, width=10e-6, L=50e-6, h=2e-6, t=0.0, model="resolved"
     if depth:
         p["depth"] = depth
     return build_mesh(comm, p)
+
+
+SUMMARY_SKIP = {"timing", "ranks", "mesh_from_cache"}  # what a restart or another rank count may change
+
+
+def assert_same_summary(a, b, rel: float, path: str = "", skip=SUMMARY_SKIP):
+    """Every number of two summaries (nested dicts/lists) within ``rel`` (1e-14 absolute where zero)."""
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            if k not in skip:
+                assert_same_summary(a[k], b[k], rel, f"{path}.{k}", skip)
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_summary(x, y, rel, f"{path}[{i}]", skip)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=rel, abs_tol=1e-14), (path, a, b)
+    else:
+        assert a == b, (path, a, b)

@@ -6,13 +6,13 @@ summary as the uninterrupted run, to 1e-10 relative (timing excepted).
 """
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import assert_same_summary
 from licoat.cli import main
 from licoat.solver import checkpoint
 
@@ -20,24 +20,6 @@ DEFAULT = Path(__file__).resolve().parents[1] / "cases" / "planar.toml"
 CASE = ["--quiet", "--set", "geometry.mesh_size='4 um'", "--set", "operation.duration='20 s'",
         "--set", "output.checkpoint_every=4", "--set", "output.fields=false"]
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
-SKIP = {"timing", "ranks", "mesh_from_cache"}
-
-
-def _same(a, b, path=""):
-    """Every number within 1e-10 relative (1e-14 absolute for values that are zero)."""
-    if isinstance(a, dict):
-        assert set(a) == set(b), path
-        for k in a:
-            if k not in SKIP:
-                _same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=1e-10, abs_tol=1e-14), (path, a, b)
-    else:
-        assert a == b, (path, a, b)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +51,7 @@ def test_restart_on_one_rank_matches_uninterrupted(runs, monkeypatch, capsys):
     monkeypatch.undo()
     # restart into the same output directory (the checkpoint is read before <out>.partial is reset)
     assert main(["run", str(DEFAULT), "--out", str(d / "r1"), "--restart", str(d / "r1.partial"), *CASE]) == 0
-    _same(json.loads((d / "r1" / "summary.json").read_text()), full)
+    assert_same_summary(json.loads((d / "r1" / "summary.json").read_text()), full, 1e-10)
     assert (d / "r1" / "timeseries.csv").read_text() == series
     assert "restart from" in (d / "r1" / "licoat.log").read_text()
 
@@ -86,7 +68,7 @@ def test_restart_on_two_ranks_matches_uninterrupted(runs, monkeypatch):
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((d / "r2b" / "summary.json").read_text())
     assert s["ranks"] == 2
-    _same(s, full)
+    assert_same_summary(s, full, 1e-10)
 
 
 def test_checkpoint_by_simulated_time(runs):

@@ -8,35 +8,18 @@ middle of each hold, and on 2 ranks.
 """
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import assert_same_summary
 from licoat.cli import main
 from licoat.solver import checkpoint
 from test_protocol import GEOMETRY, MIXED
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
-SKIP = {"timing", "ranks", "mesh_from_cache"}
-
-
-def _same(a, b, path=""):
-    if isinstance(a, dict):
-        assert set(a) == set(b), path
-        for k in a:
-            if k not in SKIP:
-                _same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=1e-8, abs_tol=1e-14), (path, a, b)
-    else:
-        assert a == b, (path, a, b)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +61,7 @@ def test_restart_inside_a_protocol_step_matches_uninterrupted(case, step, charge
     log = (out / "licoat.log").read_text()
     assert "restart from" in log and f"at t = {seen['t']:.6g} s" in log
     assert f"protocol step {step + 1}/5" in log and "protocol step 1/5" not in log  # resumed in step k
-    _same(json.loads((out / "summary.json").read_text()), full)
+    assert_same_summary(json.loads((out / "summary.json").read_text()), full, 1e-8)
     assert (out / "timeseries.csv").read_text() == series
 
 
@@ -95,4 +78,4 @@ def test_restart_inside_a_protocol_step_on_two_ranks(case, monkeypatch):
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((d / "r2b" / "summary.json").read_text())
     assert s["ranks"] == 2
-    _same(s, full)
+    assert_same_summary(s, full, 1e-8)
