@@ -31,7 +31,8 @@ FIBER_MAX_INDEX = 2  # random-in-plane fibres: lattice directions (a, b) with |a
 FIBER_ATTEMPTS = 20000  # random placements tried before the volume fraction is given up
 
 
-def _gap(p):
+def min_gap(p) -> float:
+    """Smallest electrolyte gap between fibres, m: ``fiber_min_gap`` or max(0.1 d, 3 t) (t: a resolved coating)."""
     d = p["fiber_diameter"]
     t = p.get("coating_thickness", 0.0) if p.get("coating_model", "resolved") == "resolved" else 0.0
     gap = p.get("fiber_min_gap")
@@ -44,7 +45,7 @@ def _gap(p):
 
 def aligned_layout(p: dict) -> list[tuple]:
     W, H, d = p["width"], p["host_thickness"], p["fiber_diameter"]
-    r, phi, gap = d / 2, p["fiber_volume_fraction"], _gap(p)
+    r, phi, gap = d / 2, p["fiber_volume_fraction"], min_gap(p)
     target = phi * W * H / (math.pi * r * r)
     best = None
     for nx in range(1, int(W / (d + gap)) + 1):
@@ -81,7 +82,7 @@ def _directions(W, D, kmax, clearance):
 def random_layout(p: dict) -> list[tuple]:
     """3D: fibres (a, b, s, z): direction (aW, bD), perpendicular offset s, height z (SI)."""
     W, D, H, d = p["width"], p.get("depth", p["width"]), p["host_thickness"], p["fiber_diameter"]
-    r, phi, gap = d / 2, p["fiber_volume_fraction"], _gap(p)
+    r, phi, gap = d / 2, p["fiber_volume_fraction"], min_gap(p)
     rng = np.random.default_rng(int(p.get("seed", 0)))
     dirs = _directions(W, D, FIBER_MAX_INDEX, d + gap)
     zlo, zhi = r + gap, H - r - gap
@@ -135,7 +136,7 @@ def random_layout(p: dict) -> list[tuple]:
 
 def random_layout_2d(p: dict) -> list[tuple]:
     W, H, d = p["width"], p["host_thickness"], p["fiber_diameter"]
-    r, phi, gap = d / 2, p["fiber_volume_fraction"], _gap(p)
+    r, phi, gap = d / 2, p["fiber_volume_fraction"], min_gap(p)
     rng = np.random.default_rng(int(p.get("seed", 0)))
     target = phi * W * H
     a1 = math.pi * r * r

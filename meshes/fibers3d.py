@@ -51,6 +51,7 @@ import math
 import numpy as np
 
 from licoat.meshes.common import SOLIDS, GeometryError, assemble, host_layout, to_dolfinx
+from licoat.meshes.fibers import min_gap
 
 ATTEMPTS = 40000  # random lines tried before the volume fraction is given up
 VOLUME_TOL = 0.01  # sought: the layout's solid fraction within this (relative) of the target; 2x: GeometryError
@@ -65,16 +66,6 @@ EDGE_TOL = 0.15  # fibre surfaces keep this x R off tangency with the cell edges
 END_MARGIN = 8.0  # primitives reach this x R beyond the cell (their end discs lie outside it)
 CURVATURE_CELLS = 20  # cells around a fibre (faceting: volume -1.6 %, area -0.4 % at most)
 
-
-def _gap(p) -> float:
-    d = p["fiber_diameter"]
-    t = p.get("coating_thickness", 0.0) if p.get("coating_model", "resolved") == "resolved" else 0.0
-    gap = p.get("fiber_min_gap")
-    if gap is None:
-        return max(0.1 * d, 3.0 * t)
-    if 2 * t >= 0.9 * gap:
-        raise GeometryError(f"coating.thickness = {t:g} m must be smaller than half geometry.fiber_min_gap = {gap:g} m")
-    return gap
 
 
 def check(p) -> None:
@@ -237,7 +228,7 @@ def layout(p) -> list[list[float]]:
 
 def _layout(p, attempt: int = 0) -> dict:
     W, D, H, d = p["width"], p.get("depth", p["width"]), p["host_thickness"], p["fiber_diameter"]
-    R, phi, gap = d / 2, p["fiber_volume_fraction"], _gap(p)
+    R, phi, gap = d / 2, p["fiber_volume_fraction"], min_gap(p)
     t = p.get("coating_thickness", 0.0) if p.get("coating_model", "resolved") == "resolved" else 0.0
     radii = [R] + ([R + t] if t > 0 else [])
     L = np.array([W, D, H], dtype=float)

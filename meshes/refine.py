@@ -94,7 +94,7 @@ def snap_to_fibres(tm: TaggedMesh, p: dict, fibres=None) -> int:
     axes = _axes(p, fibres)
     r = p["fiber_diameter"] / 2
     t = p.get("coating_thickness", 0.0) if p.get("coating_model", "resolved") == "resolved" else 0.0
-    tol = min(0.15 * r, 0.5 * fibers._gap(p))
+    tol = min(0.15 * r, 0.5 * fibers.min_gap(p))
     W, D = p["width"], p.get("depth", p["width"])
     x = mesh.geometry.x
     eps = 1e-9 * max(W, D)
