@@ -152,7 +152,7 @@ class MovingInterface(Component):
                 from licoat.solver.remesh import only_on_surface, transfer
 
                 new = fem.Function(prob.P1, name=base.name)
-                transfer(new, base)
+                transfer(new, base, surface=True)
                 only_on_surface(prob, new)
                 base = new
             self._base[surface] = base
@@ -311,6 +311,8 @@ class MovingInterface(Component):
         q_before = self._charge(prob)
         log = {"ratio": None, "angle_before": min_angle_deg(prob.mesh)}
         new_tm, q_points = remesh(prob.tm, h, spacing, self.history.q)
+        if self.d == 3:  # mmg3d kept the surfaces node for node, or remeshed the bare plating surface too
+            log["surface_remeshed"] = bool(new_tm.info.get("surface_remeshed"))
         self._carry = dict(g=self.g, total=self.total, area_ratio=self.area_ratio)
         for comp in prob.components:  # the interface potential is rebuilt on the new mesh
             if isinstance(comp, PlatingInterface) and comp.surface in self._hooks:
@@ -319,7 +321,7 @@ class MovingInterface(Component):
         try:
             rebuild(prob, new_tm)  # calls self.declare on the new mesh
             for name in ("g", "area_ratio"):
-                transfer(getattr(self, name), self._carry[name])
+                transfer(getattr(self, name), self._carry[name], surface=True)
                 only_on_surface(prob, getattr(self, name))
             transfer(self.total, self._carry["total"])
         finally:

@@ -35,6 +35,8 @@ not a local conservation (the correction is reported).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from licoat import import_stack
@@ -336,9 +338,9 @@ def remesh(tm: TaggedMesh, h: float, spacing: dict, q: fem.Function | None = Non
     the kept neighbours of removed surface nodes, so that ∫q dS is conserved (:func:`apply_point_values`)."""
     comm = tm.mesh.comm
     d = tm.dim
-    if d != 2:
-        raise RemeshError("remeshing is implemented for 2D meshes (a 3D run stops at the quality limit)")
     data = _gather(tm, q)
+    if d == 3:
+        return _remesh_3d(tm, data, h, spacing), []
     interfaces = {n for n in tm.groups if tm.groups[n][0] == d - 1 and tm.sides(n)[1] is not None}
     interfaces |= set(tm.plating_surfaces())
     groups = dict(tm.groups)
@@ -351,6 +353,43 @@ def remesh(tm: TaggedMesh, h: float, spacing: dict, q: fem.Function | None = Non
         raise RemeshError(f"Gmsh could not remesh the electrolyte: {exc}") from exc
     corrections = new.info.get("q_corrections", [])
     return TaggedMesh(new.mesh, new.cell_tags, new.facet_tags, groups, dict(tm.info)), corrections
+
+
+def _remesh_3d(tm: TaggedMesh, data, h: float, spacing: dict) -> TaggedMesh:
+    """mmg3d on rank 0 (solver/remesh3d.py), distributed as the initial mesh. Where the bare plating surface was
+    remeshed too, its new nodes are registered with their closest points on the old surface (:func:`transfer`)."""
+    from licoat.solver import remesh3d
+
+    groups = dict(tm.groups)
+    movable = [s for s in tm.plating_surfaces() if not tm.coated(s)]
+
+    def build(gmsh):
+        try:
+            mesh, feet, moved = remesh3d.mmg_remesh(data, groups, spacing, h, movable)
+        except remesh3d._Error as exc:
+            raise RemeshError(str(exc)) from exc
+        remesh3d.build_model(gmsh, mesh, groups)
+        return {"remesh_feet": feet, "surface_remeshed": moved}
+
+    try:
+        new = to_dolfinx(tm.mesh.comm, build, gdim=3)
+    except RemeshError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - mmg3d/Gmsh/distribution errors: one message
+        raise RemeshError(f"mmg3d could not remesh the electrolyte: {exc}") from exc
+    feet = new.info.get("remesh_feet")
+    if feet is not None and len(feet):
+        from scipy.spatial import cKDTree
+
+        x = new.mesh.geometry.x
+        scale = float(np.abs(feet[:, 0]).max()) or 1.0
+        dist, idx = cKDTree(feet[:, 0]).query(x, distance_upper_bound=1e-9 * scale)
+        hit = np.flatnonzero(np.isfinite(dist))
+        gap = float(np.linalg.norm(feet[:, 0] - feet[:, 1], axis=1).max())
+        _FEET[new.mesh] = (hit, feet[idx[hit], 1], gap)
+    out = TaggedMesh(new.mesh, new.cell_tags, new.facet_tags, groups, dict(tm.info))
+    out.info["surface_remeshed"] = bool(new.info.get("surface_remeshed"))
+    return out
 
 
 def apply_point_values(f: fem.Function, values: list, tol: float = 1e-9) -> None:
@@ -371,10 +410,15 @@ def apply_point_values(f: fem.Function, values: list, tol: float = 1e-9) -> None
 
 
 def min_angle_deg(msh) -> float:
-    """Smallest interior angle of the owned triangles [degrees] (a quality measure; collective)."""
+    """Smallest interior angle of the owned triangles, or smallest dihedral angle of the owned tetrahedra
+    [degrees] (a quality measure; collective)."""
     d = msh.topology.dim
     n = msh.topology.index_map(d).size_local
     p = msh.geometry.x[msh.geometry.dofmaps[0][:n]][:, :, :d]
+    if d == 3:
+        from licoat.solver.remesh3d import min_dihedral_deg
+
+        return msh.comm.allreduce(float(min_dihedral_deg(p).min(initial=180.0)), op=MPI.MIN)
     best = 180.0
     for k in range(d + 1):
         a, b, c = p[:, k], p[:, (k + 1) % (d + 1)], p[:, (k + 2) % (d + 1)]
@@ -390,8 +434,20 @@ def _is_real(V) -> bool:
     return V.dofmap.index_map.size_global * V.dofmap.index_map_bs <= 1
 
 
-def transfer(new: fem.Function, old: fem.Function, padding: float = 1e-12) -> None:
-    """new ← old by non-matching interpolation (parallel); real (global) functions are copied."""
+#: 3D meshes whose plating surface mmg3d remeshed: (local geometry nodes on it, their closest points on the
+#: old surface [m], the largest distance between the two [m]); see :func:`transfer`
+_FEET: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def transfer(new: fem.Function, old: fem.Function, padding: float = 1e-12, surface: bool = False) -> None:
+    """new ← old by non-matching interpolation (parallel); real (global) functions are copied.
+
+    Onto a 3D mesh whose plating surface mmg3d remeshed, the new surface lies within hausd of the old one, on
+    either side: the padding covers that gap, so that a volume field is evaluated by the closest old cell's
+    polynomial (exact for fields that the old space reproduces, e.g. linear ones in P1). A ``surface`` field
+    (nonzero only on the old plating surface) is instead evaluated at the new surface nodes' closest points
+    on the old surface (the nodes sit there while the interpolation points are located): it keeps its trace
+    rather than being sampled off it."""
     Vn, Vo = new.function_space, old.function_space
     if _is_real(Vo):
         new.x.array[:] = old.x.array[0] if old.x.array.size else 0.0
@@ -399,7 +455,20 @@ def transfer(new: fem.Function, old: fem.Function, padding: float = 1e-12) -> No
     msh = Vn.mesh
     d = msh.topology.dim
     cells = np.arange(msh.topology.index_map(d).size_local, dtype=np.int32)
-    data = fem.create_interpolation_data(Vn, Vo, cells, padding=padding)
+    feet = _FEET.get(msh)
+    if feet is None:
+        data = fem.create_interpolation_data(Vn, Vo, cells, padding=padding)
+    elif not surface:
+        data = fem.create_interpolation_data(Vn, Vo, cells, padding=max(padding, 2.0 * feet[2]))
+    else:
+        nodes, points, gap = feet
+        x = msh.geometry.x
+        keep = x[nodes].copy()
+        x[nodes] = points
+        try:
+            data = fem.create_interpolation_data(Vn, Vo, cells, padding=max(padding, 2.0 * gap))
+        finally:
+            x[nodes] = keep
     new.interpolate_nonmatching(old, cells, data)
     new.x.scatter_forward()
 
@@ -418,7 +487,6 @@ def only_on_surface(prob, f: fem.Function) -> None:
     f.x.scatter_forward()
 
 
-SURFACE_STATE_FIELDS = ("q", "theta", "X", "theta_n", "X_n")
 FLAGS = ("holding",)  # component flags that declare() resets (the Cycler's voltage hold)
 COUNTERS = ("newton_iterations", "linear_iterations", "solve_s", "assembly_s", "linear_solve_s")
 
@@ -434,7 +502,7 @@ def rebuild(cell, tm_new: TaggedMesh) -> None:
     states = []
     for comp in cell.components:
         if isinstance(comp, SurfaceState):
-            states.append((comp, {n: getattr(comp, n) for n in SURFACE_STATE_FIELDS},
+            states.append((comp, {n: getattr(comp, n) for n in SurfaceState.FIELDS},
                            dict(_pending=comp._pending, _limit_ratio=comp._limit_ratio), float(comp.dt.value)))
     kw = dict(electrolyte=cell.el, kinetics=cell.kin, options=cell.opts,
               volumes=list(cell.ionic_volumes) + list(cell.metal_volumes), surfaces=list(cell.surfaces),
@@ -465,7 +533,7 @@ def rebuild(cell, tm_new: TaggedMesh) -> None:
     for comp, fields, flags, dt in states:
         for name, old in fields.items():
             new = getattr(comp, name)
-            transfer(new, old)
+            transfer(new, old, surface=True)
             only_on_surface(cell, new)
         comp.__dict__.update(flags)
         comp.dt.value = dt

@@ -166,16 +166,28 @@ def mmg_remesh(data, groups: dict, spacing: dict, h: float, movable=()):
     kept = _mmg(X, C, T, faces, refs, np.flatnonzero(interface), sizes, h_fine, h)
     moving = np.isin(refs, [groups[n][1] for n in movable if n in groups])
     if not moving.any():
-        return _tagged(kept, name_of), np.zeros((0, 2, 3))
+        return _tagged(kept, name_of), np.zeros((0, 2, 3)), False
     # the bare plating surface remeshed too: better tetrahedra where its own triangles have degraded
     out = _mmg(X, C, T, faces, refs, np.flatnonzero(interface & ~moving), sizes, h_fine, h)
     quality = [float(min_dihedral_deg(m[0][m[1]]).min(initial=180.0)) for m in (kept, out)]
     if quality[0] >= KEEP * quality[1]:  # nearly as good with the surface kept node for node: keep it
-        return _tagged(kept, name_of), np.zeros((0, 2, 3))
-    Xn, _, _, tris, fref = out
+        return _tagged(kept, name_of), np.zeros((0, 2, 3)), False
+    Xn, tets, _, tris, fref = out
     on = np.unique(tris[np.isin(fref, np.unique(refs[moving]))])
     feet = closest_points(Xn[on], X[faces[moving]])
-    return _tagged(out, name_of), np.stack([Xn[on], feet], axis=1) * GMSH_UNIT
+    # the new surface nodes onto the old (piecewise linear) surface: mmg3d puts them on a smooth interpolant
+    # of it, which would change the electrolyte's volume by ~hausd x area at every remesh; kept unless that
+    # spoils the tetrahedra
+    Xp = Xn.copy()
+    Xp[on] = feet
+    if float(min_dihedral_deg(Xp[tets]).min(initial=180.0)) >= KEEP * quality[1] and \
+            np.all(np.sign(_volumes(Xp[tets])) == np.sign(_volumes(Xn[tets]))):
+        return _tagged((Xp,) + out[1:], name_of), np.zeros((0, 2, 3)), True
+    return _tagged(out, name_of), np.stack([Xn[on], feet], axis=1) * GMSH_UNIT, True
+
+
+def _volumes(p):
+    return np.linalg.det(p[:, 1:] - p[:, :1]) / 6.0
 
 
 def _tagged(out, name_of):
