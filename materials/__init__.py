@@ -82,9 +82,9 @@ PROPERTY_UNITS: dict[str, str] = {
     "conversion_potential_high": "V",  # vs Li, where the conversion starts
     "conversion_potential_low": "V",  # vs Li, where it ends
     "conversion_exchange_current_density": "A/m^2",
-    "nucleation_rate": "1/s",  # nu0: nucleation rate well past the nucleation overpotential
+    "nucleation_rate": "1/s",  # nu0: J0 = nu0 N_ref nuclei/(m^2 s) well past the nucleation overpotential
     "nucleation_barrier": "dimensionless",  # classical barrier at the nucleation overpotential, in kT
-    "coalescence_thickness": "m",  # Li deposit over which nuclei grow together and cover a surface
+    "coalescence_thickness": "m",  # Li deposit that covers a surface of N_ref = 4/(9 pi delta_c^2) nuclei
 }
 
 _ureg = pint.UnitRegistry()

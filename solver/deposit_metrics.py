@@ -7,6 +7,8 @@ of depth), θ the Li coverage:
   about the mean: the roughness the deposit adds);  ``thickness_max_over_mean`` = max nodal δ / δ̄;
 * ``plated_volume_m3`` = ∫_S δ dS (m³; m² per metre of depth in 2D);
 * ``nucleated_fraction`` = |{θ > 1/2}| / A (1 on Li);
+* ``nucleus_density_mean_1_m2`` = the area mean of the Li nucleus density N = ∫(1 − θ) J dt [1/m²] over the
+  surfaces that nucleate (lithiophobic: not Li, η_nuc > 0; None without one);
 * anodes (planar, sinusoid, bump): ``interface_height_rms_m`` per step, the rms about its mean of the interface
   height h = z_S + δ (the deposit taken along the vertical, the small-slope limit; h = z_S of the moved surface
   with ``moving_interface``), and
@@ -67,6 +69,10 @@ class DepositMetrics:
         self.f_delta = [fem.form(delta * m) for m in ms]
         self.f_dev = [fem.form((delta - self.dmean) ** 2 * m) for m in ms]
         self.f_nuc = [fem.form(ufl.conditional(ufl.gt(st.theta, 0.5), 1.0, 0.0) * m) for m in ms]
+        # nuclei per area on the surfaces that nucleate (not Li, not barrier-free: solver/surface_state.py)
+        nucleating = [n for n in cell.surfaces if not st.model(n).lithium_present and not st.model(n).barrier_free]
+        self.f_N = [fem.form(st.nuclei * cell.sm[n]) for n in nucleating]
+        self.f_A_N = [fem.form(one * cell.sm[n]) for n in nucleating]
         self.dofs = np.unique(np.concatenate([st.dofs[n] for n in cell.surfaces]))
         self.n_own = st.V.dofmap.index_map.size_local
         self.host = "host" in cell.parent_tm.groups
@@ -146,6 +152,7 @@ class DepositMetrics:
             "thickness_max_over_mean": float(dmax / mean) if mean > 0 else None,
             "plated_volume_m3": vol,
             "nucleated_fraction": _sum(self.comm, self.f_nuc) / self.A,
+            "nucleus_density_mean_1_m2": _sum(self.comm, self.f_N) / _sum(self.comm, self.f_A_N) if self.f_N else None,
             "plated_capacity_C_m2": float(vol / self.k / self.cell.footprint),
         }
         if self.anode:

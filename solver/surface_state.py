@@ -11,26 +11,37 @@ of Newton's system):
 Model (physics.md §5, §12; Ely & García, J. Electrochem. Soc. 160 (2013) A662; Pei et al., Nano Lett. 17
 (2017) 1132):
 
-* nucleation: dθ/dt = (1 − θ)(ν(η) + kθ),  ν(η) = ν0 a(η), with the classical nucleation law (Ely & García,
-  J. Electrochem. Soc. 160 (2013) A662): the rate of forming a stable nucleus is J0 exp(−ΔG*/kT) with the
-  barrier ΔG* ∝ γ³V_M²/(Fη)² falling as 1/η². Written through the surface's nucleation overpotential η_nuc
+* nucleation and growth (JMAK: Avrami, J. Chem. Phys. 7 (1939) 1103, 8 (1940) 212; for electrodeposition
+  Bewick, Fleischmann & Thirsk, Trans. Faraday Soc. 58 (1962) 2200, Scharifker & Hills, Electrochim. Acta 28
+  (1983) 879): Li nuclei form on the surface at the rate J(η) = J0 a(η) [1/(m² s)] and grow as islands whose
+  radius advances at the Li deposition velocity of their surface, G = V_M j_Li/F (j_Li the Li-on-Li plating
+  current density at the local η, kinetic control); the covered fraction is Avrami's
+      θ = 1 − exp(−θ_ex),   θ_ex = π Σ r² = π M2,
+  over the moments of the nucleus radii per area (extended surface, phantom nuclei included)
+      dM0/dt = J,   dM1/dt = G M0,   dM2/dt = 2 G M1      (M0 = Σ 1 = N, M1 = Σ r, M2 = Σ r²).
+  A place keeps the nuclei it formed: where few formed, coverage needs a long growth (θ_ex ∝ N G² t²), so a
+  region that nucleated late stays partly bare while its neighbours plate; a region that nucleated densely
+  covers fast. Closed forms at constant η (:func:`coverage_closed_form`): progressive nucleation
+  θ = 1 − exp(−π J G² t³/3), instantaneous (N0 at t = 0) θ = 1 − exp(−π N0 G² t²).
+  The rate law is the classical one (Ely & García, J. Electrochem. Soc. 160 (2013) A662): J0 exp(−ΔG*/kT) with
+  the barrier ΔG* ∝ γ³V_M²/(Fη)² falling as 1/η². Written through the surface's nucleation overpotential η_nuc
   (where nucleation becomes observable, the datum measured in galvanostatic first plating) and the barrier
   there in units of kT, Λ = ΔG*(η_nuc)/kT = ln(J0/J(η_nuc)) (``nucleation_barrier``):
       J(η)/J(η_nuc) = exp(−Λ (η_nuc²/η² − 1)),
   whose logarithmic slope at the onset is 2Λ/η_nuc. licoat keeps the logistic switch (saturating at the full
-  rate beyond η_nuc) and gives it that slope:
+  rate J0 beyond η_nuc) and gives it that slope:
       a(η) = 1/(1 + exp((η + η_nuc)/w_on)),   w_on = η_nuc/(2Λ),
-  1.4 mV on Cu with Λ = 45 (was a chosen 5 mV), 5 mV on lithiated TiO2 (Λ = 2: no estimate, the former width;
-  materials/data/TiO2.toml); a barrier-free surface (η_nuc = 0) uses w = ``nucleation_width`` (5 mV), which
-  only keeps nucleation off at anodic overpotentials. The steepness is not a free parameter but follows from the
-  same barrier that sets η_nuc; below the onset the logistic falls off more gently than exp(−Λ η_nuc²/η²),
-  which keeps Newton's jump from a conversion plateau to nucleation robust (the exact 1/η² form broke it).
-  Growth k = j_Li/q_c with the coalescence charge q_c = F δ_c/V_M (δ_c = ``coalescence_thickness``, 100 nm): the covered area grows in proportion to the Li plated on it,
-  dθ = (1 − θ) dq/q_c (impingement as in Avrami's law). δ_c is the deposit that covers an e-fold of the bare
-  area; for hemispherical nuclei of density N it is (2/3)(πN)^(-1/2) (JMAK with θ_ex = πNr²), 0.12 µm at the
-  N ≈ 10^9 cm⁻² of Li nuclei on Cu at ≈1 mA/cm² (Pei et al., Nano Lett. 17 (2017) 1132, SEM counts; N ∝ η³,
-  size ∝ 1/η; an estimate from that paper's order of magnitude, materials/data/Li.toml).
-  Closed form at constant η (:func:`coverage_closed_form`): a Riccati equation.
+  1.4 mV on Cu with Λ = 45, 5 mV on lithiated TiO2 (Λ = 2: no estimate; materials/data/TiO2.toml); a
+  barrier-free surface (η_nuc = 0) uses w = ``nucleation_width`` (5 mV), which only keeps nucleation off at
+  anodic overpotentials. Below the onset the logistic falls off more gently than exp(−Λ η_nuc²/η²), which
+  keeps Newton's jump from a conversion plateau to nucleation robust (the exact 1/η² form broke it).
+  Rate scale J0 = ν0 N_ref (ν0 = ``nucleation_rate`` [1/s]): N_ref = 4/(9π δ_c²) is the nucleus density at
+  which a deposit δ_c (``coalescence_thickness``, 100 nm) of equal hemispheres covers an e-fold of the surface
+  (θ_ex = π N r² = 1 with δ = (2/3)π N r³), 1.4e9 cm⁻² at δ_c = 100 nm: the order of the Li nucleus densities
+  counted on Cu at ≈1 mA/cm² (Pei et al., Nano Lett. 17 (2017) 1132; materials/data/Li.toml).
+  A barrier-free (lithiophilic, η_nuc = 0) surface has no nucleation step: Li wets it (every site is a
+  nucleus), and its coverage grows directly, dθ_ex/dt = ν0 a(η) (W below: wetted in ~1/ν0 once cathodic),
+  besides the islands; θ_ex = π M2 + W.
 * plating: the covered area plates and strips with Li's Butler–Volmer kinetics, no barrier; the bare area
   plates only through nucleation, with the activation a(η), and cannot strip (no Li there):
       i_Li = [θ + (1 − θ) a(η)] i_BV(η)        (a(η) ≈ 0 for η > 0, so no anodic current on bare area)
@@ -44,16 +55,17 @@ Model (physics.md §5, §12; Ely & García, J. Electrochem. Soc. 160 (2013) A662
   converted film with that film's own nucleation overpotential (0 for LiZn: barrier-free; 20.2 mV for
   5 nm TiO2 on Cu, Oyakhire et al. 2020).
 
-Time discretisation: implicit in the new overpotential, exact in time for frozen η (exponential
-integrator, unconditionally stable): inside each step's Newton solve
-    θ^{n+1} = 1 − (1 − θ^n) exp(−ν(η^{n+1}) Δt),   X^{n+1} = 1 − (1 − X^n) exp(−r(η^{n+1}) Δt/Q_conv)
+Time discretisation: implicit in the new overpotential, exact in time for frozen η (unconditionally
+stable): inside each step's Newton solve, with J and G at η^{n+1},
+    M0' = M0 + J Δt,   M1' = M1 + G M0 Δt + J G Δt²/2,   M2' = M2 + 2G M1 Δt + G² M0 Δt² + J G² Δt³/3,
+    θ^{n+1} = 1 − exp(−π M2'),   X^{n+1} = 1 − (1 − X^n) exp(−r(η^{n+1}) Δt/Q_conv)
 and the conversion current is the charge consumed over the step, i_conv = −Q_conv (X^{n+1} − X^n)/Δt, so the
-film's charge balance is exact. U(X) is lagged (U(X^n)). After each accepted step the nodal values of θ and X
+film's charge balance is exact. U(X) is lagged (U(X^n)). After each accepted step the nodal values of θ, the moments and X
 are interpolated and q gains Δt × the lumped-mass (nodal) projection of the Li-metal current
     q_j += Δt ∫_S (−i_Li) φ_j dS / ∫_S φ_j dS,
 which keeps Σ_j q_j ∫φ_j = ∫ I dt exactly (mass balance to round-off). The next step is limited so that
 θ changes by at most 0.05, X by 0.02 and U by 2 RT/F. Where q returns to zero on a lithiophobic surface
-(stripping), θ is reset to zero.
+(stripping), θ and the nuclei are reset to zero.
 """
 
 from __future__ import annotations
@@ -84,8 +96,8 @@ class SurfaceModel:
     nucleation_overpotential: float = 0.0  # V (magnitude)
     nucleation_width: float = 5e-3  # V: anodic cut-off of nucleation (the whole law when η_nuc = 0)
     nucleation_barrier: float = 45.0  # Λ = ΔG*(η_nuc)/kT = ln(J0/J(η_nuc)) (classical nucleation), dimensionless
-    nucleation_rate: float = 1.0  # nu0, 1/s
-    coalescence_thickness: float = 100e-9  # m of Li deposit that covers the surface (growth of nuclei)
+    nucleation_rate: float = 1.0  # nu0, 1/s: J0 = nu0 N_ref nuclei per m^2 and s at full activation
+    coalescence_thickness: float = 100e-9  # m: delta_c, which sets N_ref = 4/(9 pi delta_c^2)
     conversion_capacity: float = 0.0  # C/m^2 of surface (0: no conversion film)
     conversion_potential_high: float = 0.0  # V vs Li at X = 0
     conversion_potential_low: float = 0.0  # V vs Li at X = 1
@@ -93,10 +105,20 @@ class SurfaceModel:
     conversion_alpha: float = 0.5
 
     @property
-    def coalescence_charge(self) -> float:
-        """q_c = F δ_c / V_M [C/m²]: the plated charge per covered area over which growth of the nuclei
-        covers an e-fold of the remaining bare area (k = j/q_c)."""
-        return FARADAY * self.coalescence_thickness / LI_MOLAR_VOLUME
+    def reference_nucleus_density(self) -> float:
+        """N_ref = 4/(9π δ_c²) [1/m²]: equal hemispherical nuclei of this density cover an e-fold of the
+        surface (π N r² = 1) when their volume per area (2/3)π N r³ is δ_c."""
+        return 4.0 / (9.0 * np.pi * self.coalescence_thickness ** 2)
+
+    @property
+    def barrier_free(self) -> bool:
+        """A lithiophilic surface (η_nuc = 0): Li wets it instead of nucleating islands."""
+        return self.nucleation_overpotential <= 0
+
+    @property
+    def nucleation_rate_max(self) -> float:
+        """J0 = ν0 N_ref [1/(m² s)]: the nucleation rate at full activation."""
+        return self.nucleation_rate * self.reference_nucleus_density
 
     @property
     def converts(self) -> bool:
@@ -133,14 +155,18 @@ def cathodic_current(kin, eta, f, cf):
     return cf * (butler_volmer(eta, i0, 0.0, kin.alpha_c, f, ufl.exp, ufl.conditional) - i0)
 
 
-def coverage_closed_form(t, eta, j_li, model: SurfaceModel, theta0: float = 0.0):
-    """θ(t) at a constant overpotential η with the plating current density j_li [A/m², plating positive]
-    on the covered part: dθ/dt = (1 − θ)(ν + kθ), ν = ν0 a(η), k = j_li/q_c, a Riccati equation whose
-    solution is 1/(1 − θ) = k/(ν + k) + (1/(1 − θ0) − k/(ν + k)) exp((ν + k) t)."""
-    nu = model.nucleation_rate * model_activation(model, eta)
-    k = max(j_li, 0.0) / model.coalescence_charge
-    w = k / (nu + k) + (1.0 / (1.0 - theta0) - k / (nu + k)) * np.exp((nu + k) * np.asarray(t))
-    return 1.0 - 1.0 / w
+def coverage_closed_form(t, eta, j_li, model: SurfaceModel, nuclei0: float = 0.0,
+                         molar_volume: float = LI_MOLAR_VOLUME):
+    """Avrami's θ(t) at a constant overpotential η, with the Li plating current density j_li [A/m², plating
+    positive] on the islands: nuclei form at J = J0 a(η) (progressive) on top of ``nuclei0`` [1/m²] present
+    at t = 0 (instantaneous), all growing at G = V_M j_li/F from zero radius:
+        θ = 1 − exp(−π (N0 G² t² + J G² t³/3) − W),  W = ν0 a(η) t on a barrier-free surface, else 0."""
+    a = model_activation(model, eta)
+    J = model.nucleation_rate_max * a
+    G = molar_volume * max(j_li, 0.0) / FARADAY
+    t = np.asarray(t, dtype=float)
+    wet = model.nucleation_rate * a * t if model.barrier_free else 0.0
+    return 1.0 - np.exp(-np.pi * G ** 2 * (nuclei0 * t ** 2 + J * t ** 3 / 3.0) - wet)
 
 
 def model_activation(m: SurfaceModel, eta, lib=np):
@@ -152,6 +178,9 @@ class SurfaceState(Component):
     """q, θ and X on every plating surface of a transient cell; see the module docstring for the model."""
 
     MAX_DTHETA, MAX_DX, MAX_DU_VT = 0.05, 0.02, 2.0
+    MOMENTS = ("M0", "M1", "M2", "W")  # Σ1 [1/m²], Σr [1/m], Σr² [-] of the nuclei per area; wetted W [-]
+    #: the Functions that make up the state (carried across a remesh: solver/remesh.py)
+    FIELDS = ("q", "theta", "X", "theta_n", "X_n", "nuclei") + MOMENTS + tuple(m + "_n" for m in MOMENTS)
     EXHAUSTED = 1e-3  # unconverted fraction below which a film counts as converted
 
     def __init__(self, models: dict[str, SurfaceModel], molar_volume: float = LI_MOLAR_VOLUME):
@@ -171,6 +200,12 @@ class SurfaceState(Component):
         # starts, so that after an accepted step the forms still give that step's currents (metrics, checks)
         self.theta_n = fem.Function(V)
         self.X_n = fem.Function(V)
+        for m in self.MOMENTS:  # the nuclei (accepted, and at the start of the step the forms describe)
+            setattr(self, m, fem.Function(V, name=f"nuclei_{m}"))
+            setattr(self, m + "_n", fem.Function(V))
+        # the real nucleus density [1/m²] (those born on bare area, N = ∫(1 − θ) J dt; M0 counts the extended
+        # surface's phantoms too): a result, not used by the model
+        self.nuclei = fem.Function(V, name="nucleus_density")
         self._pending = False
         self.dt = fem.Constant(msh, 1.0)
         self.Vt = prob.Vt
@@ -185,21 +220,31 @@ class SurfaceState(Component):
         self.theta.x.scatter_forward()
         self.theta_n.x.array[:] = self.theta.x.array
         self._theta_expr, self._x_expr = {}, {}
+        self._moment_expr = {m: {} for m in self.MOMENTS}
         self._b_form = self._m_form = None
         self._m = None
 
+    def _accepted(self) -> list:
+        return [self.q, self.theta, self.X, self.nuclei] + [getattr(self, m) for m in self.MOMENTS]
+
+    def _start_of_step(self) -> list:
+        """(start-of-step copy, accepted) pairs."""
+        return [(self.theta_n, self.theta), (self.X_n, self.X)] + \
+            [(getattr(self, m + "_n"), getattr(self, m)) for m in self.MOMENTS]
+
     def state(self) -> list:
-        """q, θ, X after the last accepted step (restored on a retried step and from checkpoints). The start-of-step
-        copies θ_n, X_n are not part of it: a retried step must start from the accepted state, which
-        ``set_time_step`` has already copied into them (restoring older copies would consume the step twice)."""
-        return [f.x.array for f in (self.q, self.theta, self.X)]
+        """q, θ, X and the nucleus moments after the last accepted step (restored on a retried step and from
+        checkpoints). The start-of-step copies are not part of it: a retried step must start from the accepted
+        state, which ``set_time_step`` has already copied into them (restoring older copies would consume the
+        step twice)."""
+        return [f.x.array for f in self._accepted()]
 
     def restore(self, arrays: list):
-        for f, a in zip((self.q, self.theta, self.X), arrays):
+        for f, a in zip(self._accepted(), arrays):
             f.x.array[:] = a
             f.x.scatter_forward()
-        self.theta_n.x.array[:] = self.theta.x.array
-        self.X_n.x.array[:] = self.X.x.array
+        for start, acc in self._start_of_step():
+            start.x.array[:] = acc.x.array
         self._pending = False
 
     def model(self, name) -> SurfaceModel:
@@ -241,17 +286,22 @@ class SurfaceState(Component):
 
     # ------------------------------------------------------------------ physics hooks (PlatingInterface)
     def theta_new(self, prob, name, eta, j_li=None):
-        """θ^{n+1} as a function of the new overpotential (UFL): the exact solution over the step of
-        dθ/dt = (1 − θ)(ν + kθ) with ν, k frozen (see :func:`coverage_closed_form`)."""
+        """θ^{n+1} = 1 − exp(−π M2^{n+1}) as a function of the new overpotential (UFL): the moments integrated
+        exactly over the step with J = J0 a(η) and G = V_M max(j_li, 0)/F frozen (module docstring)."""
         m = self.model(name)
         if m.lithium_present:
             return 1.0
-        nu = m.nucleation_rate * model_activation(m, eta, ufl)
-        k = ufl.max_value(j_li, 0.0) / m.coalescence_charge if j_li is not None else 0.0
-        s = ufl.min_value((nu + k) * self.dt, 30.0)  # e^-30: complete; keeps 0/0 out when nu = theta = 0
-        frac = k / (nu + k + 1e-300)
-        u_n = 1.0 - self.theta_n
-        expr = 1.0 - u_n * ufl.exp(-s) / (1.0 - u_n * frac * (1.0 - ufl.exp(-s)))
+        J = m.nucleation_rate_max * model_activation(m, eta, ufl)
+        G = self.molar_volume / FARADAY * ufl.max_value(j_li, 0.0) if j_li is not None else 0.0
+        dt = self.dt
+        M0, M1, M2, W = (getattr(self, k + "_n") for k in self.MOMENTS)
+        new = {"M0": M0 + J * dt,
+               "M1": M1 + G * M0 * dt + J * G * dt ** 2 / 2,
+               "M2": M2 + 2 * G * M1 * dt + G ** 2 * M0 * dt ** 2 + J * G ** 2 * dt ** 3 / 3,
+               "W": W + (m.nucleation_rate * model_activation(m, eta, ufl) * dt if m.barrier_free else 0.0)}
+        for k, e in new.items():
+            self._moment_expr[k][name] = e
+        expr = 1.0 - ufl.exp(-ufl.min_value(np.pi * new["M2"] + new["W"], 50.0))
         self._theta_expr[name] = expr
         return expr
 
@@ -295,8 +345,8 @@ class SurfaceState(Component):
     def set_time_step(self, prob, dt, dt_prev):
         self.dt.value = dt
         if self._pending:  # a new step starts from the last accepted state
-            self.theta_n.x.array[:] = self.theta.x.array
-            self.X_n.x.array[:] = self.X.x.array
+            for start, acc in self._start_of_step():
+                start.x.array[:] = acc.x.array
             self._pending = False
         # every conversion film exhausted while the electrode still sits above 0 V vs Li: Newton's start for
         # the jump to Li plating is the control's Li-plating estimate (a jump of up to the window's U_low)
@@ -348,9 +398,16 @@ class SurfaceState(Component):
             change = np.abs(vals - self.theta_n.x.array[dofs])
             ratio = max(ratio, float(change[dofs < n_own].max(initial=0.0)) / self.MAX_DTHETA)
             self.theta.x.array[dofs] = vals
-            # stripped back to nothing: bare again
+            for k, exprs in self._moment_expr.items():
+                interpolate_surface(prob, exprs, new)
+                getattr(self, k).x.array[dofs] = np.maximum(new.x.array[dofs], 0.0)
+            # real nuclei: the new extended ones on the bare fraction (mid-step θ)
+            bare = 1.0 - 0.5 * (self.theta_n.x.array[dofs] + vals)
+            self.nuclei.x.array[dofs] += bare * (self.M0.x.array[dofs] - self.M0_n.x.array[dofs])
+            # stripped back to nothing: bare again, no nuclei left
             gone = dofs[self.q.x.array[dofs] <= 0.0]
-            self.theta.x.array[gone] = 0.0
+            for f in [self.theta, self.nuclei] + [getattr(self, k) for k in self.MOMENTS]:
+                f.x.array[gone] = 0.0
         if self._x_expr:
             new = fem.Function(self.V)
             interpolate_surface(prob, self._x_expr, new)
@@ -362,7 +419,7 @@ class SurfaceState(Component):
                 dU = abs(m.conversion_potential_high - m.conversion_potential_low) * dmax
                 ratio = max(ratio, dmax / self.MAX_DX, dU / (self.MAX_DU_VT * self.Vt))
                 self.X.x.array[dofs] = vals
-        for f in (self.q, self.theta, self.X):
+        for f in self._accepted():
             f.x.scatter_forward()
         self._limit_ratio = prob.comm.allreduce(ratio, op=MPI.MAX)
         self._pending = True
@@ -373,12 +430,14 @@ class SurfaceState(Component):
 
     # ------------------------------------------------------------------ results
     def output_fields(self, out: dict | None = None) -> dict:
-        """q [C/m²], δ [m], θ [-] as P1 functions (zero away from the plating surfaces)."""
+        """q [C/m²], δ [m], θ [-], N [1/m²] as P1 functions (zero away from the plating surfaces)."""
         if out is None:
-            out = {n: fem.Function(self.V, name=n) for n in ("plated_charge", "deposit_thickness", "li_coverage")}
+            out = {n: fem.Function(self.V, name=n)
+                   for n in ("plated_charge", "deposit_thickness", "li_coverage", "nucleus_density")}
         out["plated_charge"].x.array[:] = self.q.x.array
         out["deposit_thickness"].x.array[:] = self.q.x.array * self.molar_volume / FARADAY
         out["li_coverage"].x.array[:] = self.theta.x.array
+        out["nucleus_density"].x.array[:] = self.nuclei.x.array
         return out
 
 

@@ -2,7 +2,8 @@
 balance, protocols and their input rules.
 
 Nucleation model (Ely & García, J. Electrochem. Soc. 160 (2013) A662; Pei et al., Nano Lett. 17 (2017) 1132;
-physics.md §5, §12): dθ/dt = (1 − θ)(ν0 a(η) + k θ), k = j_Li/q_c, i_Li = [θ + (1 − θ) a(η)] i_BV, with the
+physics.md §5, §12): Li nuclei form at J = J0 a(η) and grow at G = V_M j_Li/F; the coverage is Avrami's
+θ = 1 − exp(−π Σr²) (moments dM0/dt = J, dM1/dt = G M0, dM2/dt = 2G M1), i_Li = [θ + (1 − θ) a(η)] i_BV, with the
 activation a(η) = 1/(1 + exp((η + η_nuc)/w_on)) whose width w_on = η_nuc/(2Λ) is the classical nucleation rate's
 onset slope (barrier Λ = ΔG*(η_nuc)/kT = 45 on Cu: 1.44 mV); η_nuc = 129.5 mV for bare Cu (Oyakhire et al., Adv. Energy Mater. 10 (2020)
 2002736, as quoted in the review). The electrolyte in the solver-level tests is made so conductive and fast
@@ -50,21 +51,48 @@ def surface_mean(cell, f):
 
 
 def test_coverage_closed_form_uniform_polarisation():
-    """Potentiostatic bare Cu at η = −0.13 V: θ(t) follows the Riccati closed form 1/(1 − θ) = k/(ν+k) +
-    (1 − k/(ν+k)) e^{(ν+k)t} with ν = ν0 a(η), k = j/q_c, j = i0 (e^{α_c f|η|} − e^{−α_a f|η|})."""
+    """Potentiostatic bare Cu at η = −0.13 V: θ(t) follows Avrami's law for progressive nucleation at the
+    constant rate J = J0 a(η) and islands growing at G = V_M j/F, θ = 1 − exp(−π J G² t³/3) (Avrami, J. Chem.
+    Phys. 8 (1940) 212; Bewick, Fleischmann & Thirsk, Trans. Faraday Soc. 58 (1962) 2200), j = i0 (e^{α_c f|η|}
+    − e^{−α_a f|η|}); the time stepping is exact at constant η, so it holds to round-off at any step size."""
     eta = -0.13
     model = SurfaceModel(nucleation_overpotential=CU, nucleation_rate=0.01, coalescence_thickness=100e-9)
     cell = foil(model, Operation("potentiostatic", None, eta, T))
     st = of(cell)
     got = []
     res = integrate(cell, TransientOptions(duration=60.0, dt_initial=0.05, dt_max=2.0),
-                    on_step=lambda t, r: got.append((t, surface_mean(cell, st.theta))))
+                    on_step=lambda t, r: got.append((t, surface_mean(cell, st.theta), surface_mean(cell, st.M0))))
     j = I0 * (np.exp(0.5 * F_RT * -eta) - np.exp(-0.5 * F_RT * -eta))
-    t, theta = np.array(got).T
+    t, theta, n = np.array(got).T
     exact = coverage_closed_form(t, eta, j, model)
     assert exact[-1] > 0.5 and exact[0] < 0.01  # the run covers the rise
     assert np.max(np.abs(theta - exact)) < 1e-4
+    # the nucleus density is the rate times the time (extended surface: phantom nuclei included); to 1e-3:
+    # the surface sits at η to ~1e-5 V and J varies by 1/w_on = 1/(1.44 mV) per volt of it
+    J = model.nucleation_rate_max * activation(eta, CU, 5e-3, model.nucleation_barrier)
+    assert n == pytest.approx(J * t, rel=1e-3)
     assert res.steps == len(t)
+
+
+def test_coverage_closed_form_instantaneous_nucleation():
+    """Avrami's instantaneous-nucleation law θ = 1 − exp(−π N0 G² t²): nuclei present at t = 0 (set as the
+    state) on a surface held below its nucleation onset (J ≈ 0), growing at G = V_M j/F, η = −0.05 V."""
+    eta = -0.05
+    model = SurfaceModel(nucleation_overpotential=CU, nucleation_rate=1.0, coalescence_thickness=100e-9)
+    cell = foil(model, Operation("potentiostatic", None, eta, T))
+    st = of(cell)
+    N0 = 1e12  # 1/m^2
+    dofs = st.dofs[cell.surfaces[0]]
+    st.M0.x.array[dofs] = N0
+    st.restore(st.state())
+    got = []
+    integrate(cell, TransientOptions(duration=400.0, dt_initial=1.0, dt_max=20.0),
+              on_step=lambda t, r: got.append((t, surface_mean(cell, st.theta))))
+    j = I0 * (np.exp(0.5 * F_RT * -eta) - np.exp(-0.5 * F_RT * -eta))
+    t, theta = np.array(got).T
+    exact = coverage_closed_form(t, eta, j, model, nuclei0=N0)
+    assert exact[-1] > 0.5
+    assert np.max(np.abs(theta - exact)) < 1e-4
 
 
 def test_first_plating_on_bare_cu_dip_then_plateau():
