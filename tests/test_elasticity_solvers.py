@@ -72,3 +72,17 @@ def test_uniaxial_strain_state_with_gamg():
         for i in (0, 1):
             assert s[i] == pytest.approx(solid.nu / (1 - solid.nu) * -P, rel=1e-7)
     assert np.isfinite(st.solver_info["linear_solve_s"])
+
+
+def test_auto_falls_back_to_mumps(monkeypatch):
+    """An automatic iterative solve that does not converge (here: 2 CG iterations allowed) is repeated
+    with MUMPS on the same (BAIJ) matrix."""
+    tm = coated_planar_3d()
+    solids = {"anode": LI, "coating": COAT}
+    di = me.solve_elasticity(COMM, tm, solids, P, linear_solver="direct")
+    monkeypatch.setitem(me.PMG_OPTIONS, "ksp_max_it", 2)
+    st = me.solve_elasticity(COMM, tm, solids, P, linear_solver="auto")
+    assert st.solver_info["method"] == "direct" and "fallback" in st.solver_info
+    diff = st.u.x.petsc_vec.copy()
+    diff.axpy(-1.0, di.u.x.petsc_vec)
+    assert diff.norm() / di.u.x.petsc_vec.norm() < 1e-12
