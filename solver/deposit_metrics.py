@@ -16,7 +16,8 @@ of depth), θ the Li coverage:
   interface stays flat, rms h < 1e-12 m);
 * hosts: ``fill_profile``, the host layer 0 ≤ z ≤ H in ``n_bins`` slabs: per slab ``plated_capacity_C_m2`` =
   ∫_S q χ dS / ∫_S χ dS (plated charge per host area) and ``pore_volume_fraction_filled`` = ∫_S δ χ dS /
-  ∫_electrolyte χ dx; ``bottom_to_top_fill_ratio`` = the plated charge per host area in the lowest third of
+  ∫_electrolyte χ dx, ``nucleus_density_1_m2`` = ∫_S N χ dS / ∫_S χ dS (0 on barrier-free and Li surfaces);
+  ``bottom_to_top_fill_ratio`` = the plated charge per host area in the lowest third of
   the host over that in the highest third. The lowest slab (and third) extends below z = 0 and the highest
   above z = H for the surface integrals, so the collector floor and the tops of the host count.
   ``bottom_to_top_lithium_ratio``: the same ratio for all the lithium the host has taken up, Li metal plus the
@@ -95,6 +96,7 @@ class DepositMetrics:
             dx_e = cell.dx(cell.tm.tag("electrolyte"))
             self.f_area = [fem.form(chi * one * m) for m in ms]
             self.f_q = [fem.form(chi * st.q * m) for m in ms]
+            self.f_Nz = [fem.form(chi * st.nuclei * m) for m in ms]
             self.f_li = [fem.form(chi * (st.q + st.model(n).conversion_capacity * st.X) * cell.sm[n])
                          for n in cell.surfaces]
             self.f_pore = [fem.form(chi * one * dx_e)]
@@ -125,10 +127,12 @@ class DepositMetrics:
             hi = BIG if k == self.n_bins - 1 else edges[k + 1]
             a = self._slab(lo, hi, self.f_area)
             qint = self._slab(lo, hi, self.f_q)
+            nint = self._slab(lo, hi, self.f_Nz)
             pore = self._slab(edges[k], edges[k + 1], self.f_pore)
             out.append({"z_m": float(0.5 * (edges[k] + edges[k + 1])),
                         "plated_capacity_C_m2": float(qint / a) if a > 0 else None,
-                        "pore_volume_fraction_filled": float(self.k * qint / pore) if pore > 0 else None})
+                        "pore_volume_fraction_filled": float(self.k * qint / pore) if pore > 0 else None,
+                        "nucleus_density_1_m2": float(nint / a) if a > 0 else None})
         return out
 
     def hydraulic_diameter(self) -> float:
