@@ -19,8 +19,8 @@ Elasticity (:func:`solve_elasticity`)
       stack pressure — the separator / liquid transmits the stack pressure as a hydrostatic load.
 
     Solved non-dimensionally (moduli and load divided by the largest G; the displacement is unchanged)
-    by CG + GAMG with the rigid-body near-nullspace (3D, large 2D) or MUMPS LU (small 2D)
-    (:func:`solve_linear_elasticity`); a non-converged or non-finite solve raises ``RuntimeError``.
+    by CG with a P2 -> P1 p-multigrid (GAMG with the rigid-body near-nullspace on P1; 3D, large 2D)
+    or MUMPS LU (small 2D) (:func:`solve_linear_elasticity`); a non-converged or non-finite solve raises ``RuntimeError``.
 
 Interface potential (:func:`interface_potential`, :func:`mean_delta_mu`)
     On the facet group ``surface`` (``"<metal>_<upper>"``, e.g. ``anode_coating``, ``anode_electrolyte``)::
@@ -101,9 +101,9 @@ _MUMPS = {
 #: Relative tolerance of the iterative elasticity solve, on the UNPRECONDITIONED residual (so that it
 #: means the same for every preconditioner and mesh). 1e-8 is the tolerance of the P1 Poisson reference
 #: of the benchmarks; measured on the 3D coated-anode benchmark (benchmarks/bench_elasticity.py) it gives
-#: displacements within 3e-10 and the Monroe–Newman interface means (p, τ, Δμ) within 1e-10 relative of
-#: MUMPS, far below the 1e-6 they need (Δμ enters Butler–Volmer as Δμ/F next to Newton tolerances of
-#: 1e-10 on O(1) residuals and a P2 discretisation error of ~1e-3).
+#: displacements within 3e-10 and the Monroe–Newman interface means (p, τ, Δμ) within 4e-10 relative of
+#: MUMPS, far below the 1e-6 they need: 1e-6 of Δμ ≈ 10 J/mol (1 MPa stack pressure) shifts the
+#: overpotential η → η − Δμ/F by 1e-10 V, below 1e-8 of RT/F.
 ITERATIVE_RTOL = 1e-8
 
 _CG = {"ksp_type": "cg", "ksp_rtol": ITERATIVE_RTOL, "ksp_atol": 0.0, "ksp_max_it": 1000,
@@ -123,13 +123,14 @@ GAMG_OPTIONS = {
 }
 
 #: P2 (and higher) displacements: CG + a two-level p-multigrid. Fine level: the P2 operator (BAIJ,
-#: block size d), two Chebyshev/Jacobi smoothing steps before and after; coarse level: the Galerkin
-#: P1 operator ``Pᵀ A P`` (P the P1 -> P2 interpolation on the same mesh) approximated by one GAMG
-#: V-cycle with the P1 rigid-body modes as near-nullspace and four Chebyshev steps per AMG level (the
-#: P1 levels cost ~1/12 of a fine matrix-vector product, so stronger smoothing there is cheap).
+#: block size d), two Chebyshev/Jacobi smoothing steps before and after; coarse level: the P1
+#: operator (equal to the Galerkin ``Pᵀ A P``, P the P1 -> P2 interpolation on the same mesh, but
+#: assembled on P1: :func:`_p1_coarse_level`) approximated by one GAMG V-cycle with the P1
+#: rigid-body modes as near-nullspace and four Chebyshev steps per AMG level (a P1 product costs ~1/12
+#: of a P2 one, so stronger smoothing there is cheap: 43 instead of 54 iterations at 29 k DOFs).
 #: Why (measured, 29 k and 114 k DOFs): GAMG applied to P2 directly coarsens P2's dense graph either
 #: to one 35x coarser level (aggressive coarsening: 88-130 CG iterations) or to dense Galerkin
-#: operators (without: setup 3-10x slower); p-multigrid needs 29-43 iterations and BAIJ makes the
+#: operators (without: setup 3-10x slower); p-multigrid needs 28-43 iterations and BAIJ makes the
 #: fine matrix-vector product 3x faster than AIJ.
 PMG_OPTIONS = {
     **_CG,
@@ -193,20 +194,61 @@ def elasticity_method(linear_solver: str, dim: int, dofs: int) -> str:
     return "direct" if dim == 2 and dofs <= DIRECT_MAX_DOFS_2D else "iterative"
 
 
-def _p1_coarse_level(A, V):
-    """The coarse level of the p-multigrid: ``(P, A_c)`` with P the interpolation from the vector P1
-    space on ``V``'s mesh into ``V`` and ``A_c = Pᵀ A P`` (Galerkin, so the Dirichlet rows of A carry
-    over consistently), with the P1 rigid-body modes as its near-nullspace."""
+def _dirichlet_diagonal(A, rows) -> float:
+    """Set the diagonal of the Dirichlet ``rows`` (local, owned) of the assembled ``A`` to the mean
+    diagonal of the other rows and return that value: Jacobi/Chebyshev smoothing and AMG then see one
+    spectrum (a diagonal of 1 would be off by G h^(d-2), ~1e-7 in 3D at 0.1 um)."""
+    comm = A.getComm().tompi4py()
+    diag = A.getDiagonal()
+    dvals = diag.getArray()
+    free = np.ones(dvals.size, bool)
+    free[rows] = False
+    total = comm.allreduce(float(np.abs(dvals[free]).sum()), op=MPI.SUM)
+    scale = total / max(comm.allreduce(int(free.sum()), op=MPI.SUM), 1) or 1.0
+    dvals[rows] = scale
+    diag.setArray(dvals)
+    A.setDiagonal(diag, addv=PETSc.InsertMode.INSERT_VALUES)
+    diag.destroy()
+    return scale
+
+
+def _p1_coarse_level(a, V, rows, jit_options=None):
+    """The coarse level of the p-multigrid: ``(P, A1)``. P interpolates the vector P1 space V1 on
+    ``V``'s mesh into ``V`` (P2); A1 is ``a`` assembled on V1 (AIJ), with the P1 rigid-body modes as
+    near-nullspace.
+
+    A1 IS the Galerkin operator Pᵀ A P on the free dofs (V1 ⊂ V on the same mesh, and the integrand
+    with DG0 moduli is integrated exactly in both), without a triple product of the large P2 matrix
+    (which PETSc does not offer for BAIJ anyway). The P1 dofs whose vertex carries a Dirichlet row of
+    A (``rows``: local owned indices in V) are left out of the coarse space: their column of P is
+    zeroed (so the restricted residual and the correction vanish there) and their row of A1 is a
+    scaled identity. Every other column of P is zero on the Dirichlet rows of A (a P2 dof on a
+    constrained facet lies between constrained vertices), so nothing else changes.
+    """
     d = V.mesh.geometry.dim
     V1 = dolfinx.fem.functionspace(V.mesh, ("Lagrange", 1, (d,)))
     P = dolfinx.fem.petsc.interpolation_matrix(V1, V)
     P.assemble()
-    A_aij = A.convert("aij", PETSc.Mat())  # PETSc has no BAIJ x AIJ triple product; a copy, not in place
-    Ac = A_aij.ptap(P)
-    A_aij.destroy()
-    Ac.setOption(PETSc.Mat.Option.SPD, True)
-    Ac.setNearNullSpace(rigid_body_modes(V1))
-    return P, Ac
+    keep, on_bc = P.createVecs()  # (P1 layout, P2 layout)
+    on_bc.set(0.0)
+    on_bc.getArray()[rows] = 1.0
+    P.multTranspose(on_bc, keep)  # >= 1 at a constrained vertex (its own P2 dof), 0 at the others
+    k = keep.getArray()
+    c_rows = np.flatnonzero(k > 0.75).astype(np.int32)
+    k[:] = 1.0
+    k[c_rows] = 0.0
+    P.diagonalScale(R=keep)
+    test, trial = a.arguments()
+    a1 = ufl.replace(a, {test: ufl.TestFunction(V1), trial: ufl.TrialFunction(V1)})
+    A1 = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(a1, jit_options=jit_options))
+    A1.assemble()
+    A1.zeroRowsColumnsLocal(c_rows, diag=1.0)
+    _dirichlet_diagonal(A1, c_rows)
+    A1.setOption(PETSc.Mat.Option.SPD, True)
+    A1.setNearNullSpace(rigid_body_modes(V1))
+    for v in (on_bc, keep):
+        v.destroy()
+    return P, A1
 
 
 def solve_linear_elasticity(a, L, bcs, V, *, linear_solver="auto", prefix="licoat_elast", rtol=None,
@@ -233,20 +275,9 @@ def solve_linear_elasticity(a, L, bcs, V, *, linear_solver="auto", prefix="licoa
     # block insertion assembles 1.4x faster (measured, 29 k DOFs); GAMG and MUMPS get AIJ
     A = dolfinx.fem.petsc.assemble_matrix(a_form, bcs=bcs, kind="baij" if pmg else None)
     A.assemble()
-    # Dirichlet rows: diagonal = the mean stiffness diagonal (not 1), so that Jacobi/Chebyshev
-    # smoothing and AMG see one spectrum (the entries scale like G h^(d-2), ~1e-7 in 3D at 0.1 um)
-    diag = A.getDiagonal()
-    dvals = diag.getArray()
     rows = [bc.dof_indices() for bc in bcs]
     rows = np.unique(np.concatenate([r[:n] for r, n in rows])) if rows else np.zeros(0, np.int32)
-    free = np.ones(dvals.size, bool)
-    free[rows] = False
-    total = comm.allreduce(float(np.abs(dvals[free]).sum()), op=MPI.SUM)
-    scale = total / max(comm.allreduce(int(free.sum()), op=MPI.SUM), 1) or 1.0
-    dvals[rows] = scale
-    diag.setArray(dvals)
-    A.setDiagonal(diag, addv=PETSc.InsertMode.INSERT_VALUES)
-    diag.destroy()
+    scale = _dirichlet_diagonal(A, rows)
     A.setOption(PETSc.Mat.Option.SPD, True)
     b = dolfinx.fem.petsc.assemble_vector(L_form)
     dolfinx.fem.petsc.apply_lifting(b, [a_form], bcs=[bcs])
@@ -298,7 +329,7 @@ def solve_linear_elasticity(a, L, bcs, V, *, linear_solver="auto", prefix="licoa
             opts["ksp_rtol"] = rtol
         if pmg:
             info["preconditioner"] = "p-multigrid P2 -> P1 (Galerkin), GAMG on P1"
-            reason, its = run(opts, lambda: _p1_coarse_level(A, V))
+            reason, its = run(opts, lambda: _p1_coarse_level(a, V, rows, jit_options))
         else:
             info["preconditioner"] = "GAMG"
             A.setNearNullSpace(rigid_body_modes(V))
@@ -430,8 +461,9 @@ def solve_elasticity(
     stack pressure). ``lateral``: ``"symmetry"`` (zero normal displacement on all lateral faces,
     i.e. laterally constrained) or ``"pressure"`` (``left``/``front`` symmetry, ``right``/``back`` loaded
     by the stack pressure). ``linear_solver``: "auto" (MUMPS for 2D up to :data:`DIRECT_MAX_DOFS_2D`
-    DOFs, else CG + GAMG with the rigid-body near-nullspace), "direct" or "iterative"; ``rtol`` the
-    CG tolerance (default 1e-10). See the module docstring for the model.
+    DOFs, else CG with the p-multigrid / GAMG preconditioner of :func:`solve_linear_elasticity`),
+    "direct" or "iterative"; ``rtol`` the CG tolerance on the unpreconditioned residual (default
+    :data:`ITERATIVE_RTOL` = 1e-8). See the module docstring for the model.
     """
     t0 = time.perf_counter()
     if lateral not in ("symmetry", "pressure"):
