@@ -20,7 +20,8 @@ Elasticity (:func:`solve_elasticity`)
 
     Solved non-dimensionally (moduli and load divided by the largest G; the displacement is unchanged)
     by CG with a P2 -> P1 p-multigrid (GAMG with the rigid-body near-nullspace on P1; 3D, large 2D)
-    or MUMPS LU (small 2D) (:func:`solve_linear_elasticity`); a non-converged or non-finite solve raises ``RuntimeError``.
+    or MUMPS LU (small 2D) (:func:`solve_linear_elasticity`); a non-converged or non-finite solve
+    raises ``RuntimeError``.
 
 Interface potential (:func:`interface_potential`, :func:`mean_delta_mu`)
     On the facet group ``surface`` (``"<metal>_<upper>"``, e.g. ``anode_coating``, ``anode_electrolyte``)::

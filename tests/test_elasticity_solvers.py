@@ -2,10 +2,11 @@
 with the rigid-body near-nullspace on the P1 level) for P2, CG + GAMG for P1.
 
 Issue 12 (item 4, verification): iterative and direct solves agree to 1e-8 relative on a small 3D
-case, at the default iterative tolerance (1e-8 on the unpreconditioned residual). Physics check of the iterative solve: the laterally constrained (uniaxial-strain) block under a
-stack pressure p on top has the exact state sigma_zz = -p, sigma_xx = sigma_yy = nu/(1 - nu) sigma_zz in
-every layer (mechanics.md, "Elasticity"; Timoshenko & Goodier, Theory of Elasticity, uniaxial strain),
-which P1/P2 elements reproduce to round-off, so the solver tolerance is what is tested.
+case, at the default iterative tolerance (1e-8 on the unpreconditioned residual). Physics check of
+the iterative solve: the laterally constrained (uniaxial-strain) block under a stack pressure p on
+top has the exact state sigma_zz = -p, sigma_xx = sigma_yy = nu/(1 - nu) sigma_zz in every layer
+(mechanics.md, "Elasticity"; Timoshenko & Goodier, Theory of Elasticity, uniaxial strain), which
+P1/P2 elements reproduce to round-off, so the solver tolerance is what is tested.
 """
 
 from __future__ import annotations
