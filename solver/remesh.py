@@ -365,11 +365,11 @@ def _remesh_3d(tm: TaggedMesh, data, h: float, spacing: dict) -> TaggedMesh:
 
     def build(gmsh):
         try:
-            mesh, feet, moved = remesh3d.mmg_remesh(data, groups, spacing, h, movable)
+            mesh, gap, moved = remesh3d.mmg_remesh(data, groups, spacing, h, movable)
         except remesh3d._Error as exc:
             raise RemeshError(str(exc)) from exc
         remesh3d.build_model(gmsh, mesh, groups)
-        return {"remesh_feet": feet, "surface_remeshed": moved}
+        return {"remesh_gap": gap, "surface_remeshed": moved}
 
     try:
         new = to_dolfinx(tm.mesh.comm, build, gdim=3)
@@ -377,16 +377,9 @@ def _remesh_3d(tm: TaggedMesh, data, h: float, spacing: dict) -> TaggedMesh:
         raise
     except Exception as exc:  # noqa: BLE001 - mmg3d/Gmsh/distribution errors: one message
         raise RemeshError(f"mmg3d could not remesh the electrolyte: {exc}") from exc
-    feet = new.info.get("remesh_feet")
-    if feet is not None and len(feet):
-        from scipy.spatial import cKDTree
-
-        x = new.mesh.geometry.x
-        scale = float(np.abs(feet[:, 0]).max()) or 1.0
-        dist, idx = cKDTree(feet[:, 0]).query(x, distance_upper_bound=1e-9 * scale)
-        hit = np.flatnonzero(np.isfinite(dist))
-        gap = float(np.linalg.norm(feet[:, 0] - feet[:, 1], axis=1).max())
-        _FEET[new.mesh] = (hit, feet[idx[hit], 1], gap)
+    # the fields are carried from this mesh (the problem's, e.g. the ionic submesh) to the problem made on the
+    # new one (a submesh of it, another Mesh object): the old mesh is the key
+    _REMESHED[tm.mesh] = (tm.facets(*tm.plating_surfaces()), float(new.info.get("remesh_gap", 0.0)))
     out = TaggedMesh(new.mesh, new.cell_tags, new.facet_tags, groups, dict(tm.info))
     out.info["surface_remeshed"] = bool(new.info.get("surface_remeshed"))
     return out
@@ -434,42 +427,85 @@ def _is_real(V) -> bool:
     return V.dofmap.index_map.size_global * V.dofmap.index_map_bs <= 1
 
 
-#: 3D meshes whose plating surface mmg3d remeshed: (local geometry nodes on it, their closest points on the
-#: old surface [m], the largest distance between the two [m]); see :func:`transfer`
-_FEET: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: 3D meshes that mmg3d replaced: (their plating-surface facets, the largest distance of a new surface node
+#: from the old surface [m])
+_REMESHED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def transfer(new: fem.Function, old: fem.Function, padding: float = 1e-12, surface: bool = False) -> None:
     """new ← old by non-matching interpolation (parallel); real (global) functions are copied.
 
-    Onto a 3D mesh whose plating surface mmg3d remeshed, the new surface lies within hausd of the old one, on
-    either side: the padding covers that gap, so that a volume field is evaluated by the closest old cell's
-    polynomial (exact for fields that the old space reproduces, e.g. linear ones in P1). A ``surface`` field
-    (nonzero only on the old plating surface) is instead evaluated at the new surface nodes' closest points
-    on the old surface (the nodes sit there while the interpolation points are located): it keeps its trace
-    rather than being sampled off it."""
+    Onto a 3D mesh made by mmg3d (:func:`remesh`): a ``surface`` field (P1, nonzero only on the plating surface)
+    is carried by its trace (:func:`_transfer_trace`), and volume fields are interpolated with a padding that
+    covers the gap between the new and the old surface (zero where the new surface nodes lie on the old
+    surface), so that the closest old cell's polynomial is used (exact for fields that it reproduces)."""
     Vn, Vo = new.function_space, old.function_space
     if _is_real(Vo):
         new.x.array[:] = old.x.array[0] if old.x.array.size else 0.0
         return
     msh = Vn.mesh
     d = msh.topology.dim
+    entry = _REMESHED.get(Vo.mesh)
+    if entry is not None:
+        if surface and _is_p1(Vn) and _is_p1(Vo):
+            _transfer_trace(new, old, entry[0], entry[1])
+            return
+        padding = max(padding, 2.0 * entry[1])
     cells = np.arange(msh.topology.index_map(d).size_local, dtype=np.int32)
-    feet = _FEET.get(msh)
-    if feet is None:
-        data = fem.create_interpolation_data(Vn, Vo, cells, padding=padding)
-    elif not surface:
-        data = fem.create_interpolation_data(Vn, Vo, cells, padding=max(padding, 2.0 * feet[2]))
-    else:
-        nodes, points, gap = feet
-        x = msh.geometry.x
-        keep = x[nodes].copy()
-        x[nodes] = points
-        try:
-            data = fem.create_interpolation_data(Vn, Vo, cells, padding=max(padding, 2.0 * gap))
-        finally:
-            x[nodes] = keep
+    data = fem.create_interpolation_data(Vn, Vo, cells, padding=padding)
     new.interpolate_nonmatching(old, cells, data)
+    new.x.scatter_forward()
+
+
+def _is_p1(V) -> bool:
+    return V.dofmap.list.shape[1] == V.mesh.geometry.dofmaps[0].shape[1]  # dofs = the cell's vertices
+
+
+def _surface_trace(f: fem.Function, facets: np.ndarray):
+    """(triangles (m, 3, 3) [m], nodal values (m, 3, bs)) of the P1 function ``f`` on the given facets, gathered
+    on every rank in a canonical order (sorted by centroid), so that the result does not depend on the partition."""
+    from dolfinx.mesh import entities_to_geometry
+
+    V = f.function_space
+    msh = V.mesh
+    d = msh.topology.dim
+    bs = V.dofmap.index_map_bs
+    n_all = msh.topology.index_map(d).size_local + msh.topology.index_map(d).num_ghosts
+    node_dof = np.full(msh.geometry.x.shape[0], -1, np.int64)
+    node_dof[msh.geometry.dofmaps[0][:n_all].ravel()] = V.dofmap.list[:n_all].ravel()
+    own = facets[facets < msh.topology.index_map(d - 1).size_local]
+    tri = entities_to_geometry(msh, d - 1, own) if own.size else np.zeros((0, d), np.int32)
+    P = msh.geometry.x[tri][:, :, :d]
+    vals = f.x.array.reshape(-1, bs)[node_dof[tri]] if own.size else np.zeros((0, d, bs))
+    parts = msh.comm.allgather((P, vals))
+    P = np.concatenate([p[0] for p in parts])
+    vals = np.concatenate([p[1] for p in parts])
+    scale = float(np.abs(P).max(initial=0.0)) or 1.0
+    order = np.lexsort(np.round(P.mean(axis=1) / scale, 10).T[::-1])
+    return P[order], vals[order]
+
+
+def _transfer_trace(new: fem.Function, old: fem.Function, old_facets: np.ndarray, gap: float) -> None:
+    """new ← old on the plating surface by its trace: each new dof within ``gap`` (+ round-off) of the old surface
+    takes the old P1 trace at its closest point there (barycentric on that triangle; the dofs of kept nodes get
+    their old values), the others zero (the new surface's nodes lie within the gap; mmg3d keeps the interior
+    ones ≥ hmin = 0.3 × the spacing away). The old surface's triangles are gathered on every rank, so no point
+    has to be located in the distributed old mesh (a point on its boundary may be assigned to a neighbouring
+    cell, off the surface, differently on different partitions)."""
+    from licoat.solver.remesh3d import barycentric, closest_points
+
+    P, vals = _surface_trace(old, old_facets)
+    V = new.function_space
+    bs = V.dofmap.index_map_bs
+    d = V.mesh.topology.dim
+    arr = new.x.array.reshape(-1, bs)
+    arr[:] = 0.0
+    if len(P) and len(arr):
+        x = V.tabulate_dof_coordinates()[:, :d]
+        foot, tri = closest_points(x, P)
+        near = np.linalg.norm(foot - x, axis=1) <= 1.5 * gap + 1e-9 * (float(np.abs(P).max()) or 1.0)
+        w = barycentric(foot[near], P[tri[near]])
+        arr[near] = np.einsum("nk,nkb->nb", w, vals[tri[near]])
     new.x.scatter_forward()
 
 

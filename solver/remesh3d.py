@@ -74,23 +74,38 @@ def size_map(X: np.ndarray, surface_nodes: np.ndarray, h_fine: float, h: float) 
     return h_fine + (h - h_fine) * s
 
 
-def closest_points(P: np.ndarray, tri: np.ndarray, k: int = 12) -> np.ndarray:
-    """The closest point to each row of ``P`` on the triangles ``tri`` ((m, 3, 3) corners): among the k triangles
-    with the nearest centroids, by the region tests of Ericson, Real-Time Collision Detection (2005), §5.1.5."""
+def closest_points(P: np.ndarray, tri: np.ndarray, k: int = 12):
+    """The closest point to each row of ``P`` on the triangles ``tri`` ((m, 3, 3) corners), and the index of its
+    triangle: among the k triangles with the nearest centroids, by the region tests of Ericson, Real-Time
+    Collision Detection (2005), §5.1.5."""
     from scipy.spatial import cKDTree
 
     k = min(k, len(tri))
     _, cand = cKDTree(tri.mean(axis=1)).query(P, k=k)
     cand = cand.reshape(len(P), k)
     best = np.full(P.shape, np.nan)
+    which = np.zeros(len(P), np.int64)
     dbest = np.full(len(P), np.inf)
     for j in range(k):
         a, b, c = (tri[cand[:, j], i] for i in range(3))
         q = _closest_on_triangle(P, a, b, c)
         dist = np.linalg.norm(q - P, axis=1)
         better = dist < dbest
-        best[better], dbest[better] = q[better], dist[better]
-    return best
+        best[better], dbest[better], which[better] = q[better], dist[better], cand[better, j]
+    return best, which
+
+
+def barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates (n, 3) of the points ``p`` (n, 3) in their triangles ``tri`` (n, 3, 3)."""
+    v0, v1, v2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], p - tri[:, 0]
+    dot = lambda u, v: np.einsum("ij,ij->i", u, v)  # noqa: E731
+    d00, d01, d11, d20, d21 = dot(v0, v0), dot(v0, v1), dot(v1, v1), dot(v2, v0), dot(v2, v1)
+    den = d00 * d11 - d01 * d01
+    den = np.where(den != 0, den, 1.0)
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    lam = np.clip(np.stack([1.0 - v - w, v, w], axis=1), 0.0, 1.0)
+    return lam / lam.sum(axis=1)[:, None]
 
 
 def _closest_on_triangle(p, a, b, c):
@@ -144,8 +159,9 @@ def _mmg(X, C, T, faces, refs, required, sizes, h_fine, h):
 def mmg_remesh(data, groups: dict, spacing: dict, h: float, movable=()):
     """mmg3d on the gathered mesh ``data`` (rank 0; module docstring). ``movable``: the facet groups (bare plating
     surfaces) that mmg3d may remesh when keeping them node for node does not raise the smallest dihedral angle.
-    Returns ((X [µm], tets, tet refs, triangles, triangle refs), feet): ``feet`` (n, 2, 3) [m] pairs the new
-    nodes of a remeshed surface with their closest points on the old one (empty when the surfaces were kept)."""
+    Returns ((X [µm], tets, tet refs, triangles, triangle refs), gap, remeshed): ``gap`` [m] the largest distance
+    of a new surface node from the old surface (0 where the surfaces were kept or the new nodes projected onto
+    the old surface), ``remeshed``: the plating surface was remeshed."""
     X, C, T, fmap, _ = data
     X = np.asarray(X, float) / GMSH_UNIT
     h = h / GMSH_UNIT
@@ -166,15 +182,15 @@ def mmg_remesh(data, groups: dict, spacing: dict, h: float, movable=()):
     kept = _mmg(X, C, T, faces, refs, np.flatnonzero(interface), sizes, h_fine, h)
     moving = np.isin(refs, [groups[n][1] for n in movable if n in groups])
     if not moving.any():
-        return _tagged(kept, name_of), np.zeros((0, 2, 3)), False
+        return _tagged(kept, name_of), 0.0, False
     # the bare plating surface remeshed too: better tetrahedra where its own triangles have degraded
     out = _mmg(X, C, T, faces, refs, np.flatnonzero(interface & ~moving), sizes, h_fine, h)
     quality = [float(min_dihedral_deg(m[0][m[1]]).min(initial=180.0)) for m in (kept, out)]
     if quality[0] >= KEEP * quality[1]:  # nearly as good with the surface kept node for node: keep it
-        return _tagged(kept, name_of), np.zeros((0, 2, 3)), False
+        return _tagged(kept, name_of), 0.0, False
     Xn, tets, _, tris, fref = out
     on = np.unique(tris[np.isin(fref, np.unique(refs[moving]))])
-    feet = closest_points(Xn[on], X[faces[moving]])
+    feet, _ = closest_points(Xn[on], X[faces[moving]])
     # the new surface nodes onto the old (piecewise linear) surface: mmg3d puts them on a smooth interpolant
     # of it, which would change the electrolyte's volume by ~hausd x area at every remesh; kept unless that
     # spoils the tetrahedra
@@ -182,8 +198,8 @@ def mmg_remesh(data, groups: dict, spacing: dict, h: float, movable=()):
     Xp[on] = feet
     if float(min_dihedral_deg(Xp[tets]).min(initial=180.0)) >= KEEP * quality[1] and \
             np.all(np.sign(_volumes(Xp[tets])) == np.sign(_volumes(Xn[tets]))):
-        return _tagged((Xp,) + out[1:], name_of), np.zeros((0, 2, 3)), True
-    return _tagged(out, name_of), np.stack([Xn[on], feet], axis=1) * GMSH_UNIT, True
+        return _tagged((Xp,) + out[1:], name_of), 0.0, True
+    return _tagged(out, name_of), float(np.linalg.norm(Xn[on] - feet, axis=1).max()) * GMSH_UNIT, True
 
 
 def _volumes(p):
