@@ -1,7 +1,9 @@
-"""Remeshing the moving interface's mesh with Gmsh from its current boundary, and moving a problem onto it.
+"""Remeshing the moving interface's mesh (2D: Gmsh from its current boundary; 3D: mmg3d), and moving a problem
+onto it.
 
 Used by :class:`licoat.solver.moving_mesh.MovingInterface` when the moved mesh would lose quality (issue 9,
-item 2). Why Gmsh and not MMG (mmgpy): Gmsh is already licoat's mesher, so the new mesh is distributed by the
+item 2). Tetrahedral meshes go to mmg3d (solver/remesh3d.py; same gather, same distribution path and tags,
+the transfer below). Why Gmsh and not MMG (mmgpy) in 2D: Gmsh is already licoat's mesher, so the new mesh is distributed by the
 same path as the initial one (``dolfinx.io.gmsh.model_to_mesh`` from rank 0, physical groups as tags), and the
 plating surface can be kept node for node (each of its edges a two-node transfinite curve): the surface state
 (q, θ, X) then transfers exactly where no node is removed, and the volume mesh, where the motion piles up, is
@@ -22,6 +24,13 @@ not a local conservation (the correction is reported).
     growing to ``h`` over 2h, as the generators do; shared curves are shared Gmsh lines, regions are
     counter-clockwise (positive cells). Cell regions and facet groups keep their names and tags, and the
     topology record (sides of every facet group) is the original one.
+
+:func:`remesh` (3D meshes of tetrahedra)
+    The same gather, then mmg3d on rank 0 (solver/remesh3d.py): the interfaces kept node for node, or the bare
+    plating surface remeshed too (its new nodes on the old surface) where that gives clearly better cells.
+    The fields then move by :func:`transfer`: surface fields by their trace on the old surface, gathered on
+    every rank (no point location in the distributed old mesh: partition-independent), volume fields by
+    non-matching interpolation.
 
 :func:`rebuild` (collective)
     Re-creates the cell problem on the new mesh with the same component objects (their ``declare`` makes

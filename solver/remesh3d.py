@@ -2,29 +2,36 @@
 
 Used by :func:`licoat.solver.remesh.remesh` for tetrahedral meshes (issue 9, item 2). The mesh gathered by
 :func:`licoat.solver.remesh._gather` (canonical node and cell order, so that the result does not depend on
-the partition) goes to mmg3d with cell references = region tags and boundary triangles with references =
-facet tags:
+the partition) goes to mmg3d with cell references = region tags and boundary triangles (on the mesh's
+boundary and between regions) with references = facet tags. mmg3d runs twice:
 
-* the interface surfaces (the plating surface, the faces of resolved coating layers, any facet group that is
-  not a flat outer side) are *required* triangles: mmg3d keeps them node for node and triangle for triangle,
-  so the surface state (q, θ, X) transfers exactly (P1 at the same nodes) and ∫q dS is conserved to
-  round-off, as where nothing collapses in 2D;
-* the flat outer sides (``top``, ``bottom``, ``left``, ``right``, ``front``, ``back``) are remeshed on their
-  planes (their edges with each other and with the interfaces are ridges), so the squeezed triangles at the
-  foot of the moving surface are regenerated too;
-* the volume is remeshed to the initial mesh's sizes: an isotropic size map h_fine (the finest interface
-  spacing) within h_fine/2 of the interfaces growing linearly to ``h`` over 2h, the grading of the
-  generators and of the 2D remesher; hmin = 0.3 h_fine, hmax = h, hausd = 0.01 h_fine (only the flat
-  sides are approximated).
+1. *surfaces kept*: every interface (the plating surface, the faces of resolved coating layers, any facet
+   group that is not a flat outer side) is made of required triangles, kept node for node and triangle for
+   triangle; the surface state then transfers exactly (P1 at the same nodes) and ∫q dS to round-off;
+2. *bare plating surface remeshed*: as 1, but a plating surface under the electrolyte (no resolved layer on
+   it) is remeshed too, within hausd of its current shape; its new nodes are then put on the current
+   (piecewise-linear) surface, at their closest points (Ericson, Real-Time Collision Detection, 2005,
+   §5.1.5), unless that lowers the smallest dihedral angle below 0.9 × mmg3d's or turns a cell over: mmg3d
+   places them on a smooth interpolant of the surface, which would change the electrolyte's volume by
+   ~hausd × area at every remesh.
+
+Run 1 is taken when its smallest dihedral angle is at least 0.9 × that of run 2: the moving surface's own
+triangles degrade as it moves (in a filling valley they shrink), and tetrahedra on them cannot be better.
+In both, the flat outer sides (``top``, ``bottom``, ``left``, ``right``, ``front``, ``back``) are remeshed
+on their planes (their edges with each other and with the interfaces are ridges), and the volume to the
+initial mesh's sizes: an isotropic size map h_fine (the finest interface spacing) within h_fine/2 of the
+interfaces growing linearly to ``h`` over 2h, as the generators and the 2D remesher grade; hmin =
+0.3 h_fine, hmax = h, hausd = 0.1 h_fine, gradation 1.3. Resolved coating layers keep both faces (their
+thin cells would not survive a remeshed face).
 
 The result is written into a discrete Gmsh model (one volume entity per region, one surface entity per
 facet group, the physical groups with their names and tags) and distributed by
 :func:`licoat.meshes.common.to_dolfinx`, the path of the initial mesh and of the 2D remesher.
 
-Why mmg3d and not Gmsh from the current surface: mmg3d remeshes a tetrahedral mesh in place, keeping required
-surfaces exactly and regenerating the free ones on their planes, without reconstructing a CAD model from a
-discrete surface (which Gmsh would need: classifySurfaces + createGeometry, fragile at the thin coating
-layers and at the ridges of the cell's box).
+Why mmg3d and not Gmsh from the current surface: mmg3d remeshes a tetrahedral mesh as it is, keeps required
+surfaces exactly and regenerates the free ones on their planes and ridges, without a CAD model rebuilt from
+the discrete surface (Gmsh would need classifySurfaces + createGeometry, fragile at thin coating layers
+and at the ridges of the cell's box).
 """
 
 from __future__ import annotations
