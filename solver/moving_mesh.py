@@ -38,12 +38,12 @@ stretch, strain and stress (summary.json ``deposit.coating_*``).
 
 Quality and remeshing: before moving, the signed area (volume) of every cell after the move is compared with
 its value in the mesh at the start or at the last remesh; when the smallest ratio would fall below
-``min_quality`` (or any cell would invert) the problem is remeshed (solver/remesh.py: Gmsh from the current
-boundary on rank 0, the surface kept node for node, every field and the surface state transferred by
-non-matching interpolation, the forms rebuilt) and the move is applied to the new mesh; a fresh mesh that
+``min_quality`` (or any cell would invert) the problem is remeshed (solver/remesh.py: in 2D Gmsh from the
+current boundary on rank 0, the surface kept node for node; in 3D mmg3d on rank 0, solver/remesh3d.py; every
+field and the surface state transferred, the forms rebuilt) and the move is applied to the new mesh; a fresh mesh that
 cannot take the whole move takes it in halves (remeshing in between). Steps are limited so that no surface
 edge changes its length by more than 10 % and the surface moves at most 0.1 × the mesh size per step. When
-the move is not possible (3D, a surface that touches itself, 1/64 of a step still too much, more than
+the move is not possible (a surface that touches itself, mmg3d failing, 1/64 of a step still too much, more than
 ``max_remeshes``) the mesh is not moved and the component sets ``stop_reason``: the transient loop ends there
 with the results so far, never with inverted cells. After the last step, :meth:`MovingInterface.reconcile`
 re-solves the constraints on the moved mesh.

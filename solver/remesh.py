@@ -3,9 +3,9 @@ onto it.
 
 Used by :class:`licoat.solver.moving_mesh.MovingInterface` when the moved mesh would lose quality (issue 9,
 item 2). Tetrahedral meshes go to mmg3d (solver/remesh3d.py; same gather, same distribution path and tags,
-the transfer below). Why Gmsh and not MMG (mmgpy) in 2D: Gmsh is already licoat's mesher, so the new mesh is distributed by the
-same path as the initial one (``dolfinx.io.gmsh.model_to_mesh`` from rank 0, physical groups as tags), and the
-plating surface can be kept node for node (each of its edges a two-node transfinite curve): the surface state
+the transfer below). Why Gmsh and not MMG (mmgpy) in 2D: Gmsh is already licoat's mesher, so the new mesh
+is distributed by the same path as the initial one (``dolfinx.io.gmsh.model_to_mesh`` from rank 0, physical
+groups as tags), and the plating surface can be kept node for node (each of its edges a two-node transfinite curve): the surface state
 (q, θ, X) then transfers exactly where no node is removed, and the volume mesh, where the motion piles up, is
 regenerated. Where nodes are removed, ∫q dS is restored by rescaling q (solver/moving_mesh.py), a global and
 not a local conservation (the correction is reported).

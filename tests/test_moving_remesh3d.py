@@ -1,14 +1,14 @@
 """3D remeshing of a moving interface with mmg3d (issue 9, item 2; solver/remesh3d.py, solver/remesh.py).
 
 A 3D sinusoid (ridges z = A cos kx extruded along y, A = 0.5 µm, λ = 10 µm, 10 µm of electrolyte, coarse:
-h = 2.5 µm, 1 µm at the surface) is plated 1.1 mAh/cm² at 2 mA/cm² (5.4 µm of Li): the cells above the rising surface are squeezed and the
-mesh is remeshed (mmg3d; the bare plating surface is remeshed
-too where keeping it node for node would keep its degraded triangles).
+h = 2.5 µm, 1 µm at the surface) is plated 1.1 mAh/cm² at 2 mA/cm² (5.4 µm of Li): the cells above the
+rising surface are squeezed and the mesh is remeshed twice (mmg3d; the bare plating surface is remeshed too
+where keeping it node for node would keep its degraded triangles).
 
 Verification (as the 2D tests, tests/test_moving_remesh.py):
 * mass: plated volume ∫δ dS = V_M ∫I dt/F within 0.1 % (∫q dS conserved at every remesh), and the electrolyte
-  has lost that volume to 1 % (first-order lumped normal move, and the remeshed surface lies within
-  hausd = 0.1 × its spacing of the old one);
+  has lost that volume to 1 % (first-order lumped normal move; the new surface nodes are put on the old
+  surface);
 * transfer: a field linear in x is carried exactly by the non-matching interpolation (P1 reproduces it; where
   the new surface lies outside the old mesh the closest old cell's polynomial is exact too);
 * quality: each remesh raises the smallest dihedral angle, and no cell inverts;
