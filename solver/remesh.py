@@ -5,9 +5,9 @@ Used by :class:`licoat.solver.moving_mesh.MovingInterface` when the moved mesh w
 item 2). Tetrahedral meshes go to mmg3d (solver/remesh3d.py; same gather, same distribution path and tags,
 the transfer below). Why Gmsh and not MMG (mmgpy) in 2D: Gmsh is already licoat's mesher, so the new mesh
 is distributed by the same path as the initial one (``dolfinx.io.gmsh.model_to_mesh`` from rank 0, physical
-groups as tags), and the plating surface can be kept node for node (each of its edges a two-node transfinite curve): the surface state
-(q, θ, X) then transfers exactly where no node is removed, and the volume mesh, where the motion piles up, is
-regenerated. Where nodes are removed, ∫q dS is restored by rescaling q (solver/moving_mesh.py), a global and
+groups as tags), and the plating surface can be kept node for node (each of its edges a two-node transfinite
+curve): the surface state (q, θ, X) then transfers exactly where no node is removed, and the volume mesh,
+where the motion piles up, is regenerated. Where nodes are removed, ∫q dS is restored by rescaling q (solver/moving_mesh.py), a global and
 not a local conservation (the correction is reported).
 
 :func:`remesh` (collective; 2D meshes of triangles)
@@ -455,14 +455,19 @@ def transfer(new: fem.Function, old: fem.Function, padding: float = 1e-12, surfa
     msh = Vn.mesh
     d = msh.topology.dim
     entry = _REMESHED.get(Vo.mesh)
+    trace = entry is not None and _is_p1(Vn) and _is_p1(Vo)
+    if trace and surface:
+        _transfer_trace(new, old, entry[0], entry[1])
+        return
     if entry is not None:
-        if surface and _is_p1(Vn) and _is_p1(Vo):
-            _transfer_trace(new, old, entry[0], entry[1])
-            return
         padding = max(padding, 2.0 * entry[1])
     cells = np.arange(msh.topology.index_map(d).size_local, dtype=np.int32)
     data = fem.create_interpolation_data(Vn, Vo, cells, padding=padding)
     new.interpolate_nonmatching(old, cells, data)
+    if trace and entry[1] == 0.0:
+        # the new surface nodes lie on the old surface: their values are the old trace there, taken from the
+        # gathered surface rather than from whichever cell the point location picked (partition-independent)
+        _transfer_trace(new, old, entry[0], 0.0, only_near=True)
     new.x.scatter_forward()
 
 
@@ -494,13 +499,14 @@ def _surface_trace(f: fem.Function, facets: np.ndarray):
     return P[order], vals[order]
 
 
-def _transfer_trace(new: fem.Function, old: fem.Function, old_facets: np.ndarray, gap: float) -> None:
+def _transfer_trace(new: fem.Function, old: fem.Function, old_facets: np.ndarray, gap: float,
+                    only_near: bool = False) -> None:
     """new ← old on the plating surface by its trace: each new dof within ``gap`` (+ round-off) of the old surface
     takes the old P1 trace at its closest point there (barycentric on that triangle; the dofs of kept nodes get
     their old values), the others zero (the new surface's nodes lie within the gap; mmg3d keeps the interior
     ones ≥ hmin = 0.3 × the spacing away). The old surface's triangles are gathered on every rank, so no point
     has to be located in the distributed old mesh (a point on its boundary may be assigned to a neighbouring
-    cell, off the surface, differently on different partitions)."""
+    cell, off the surface, differently on different partitions). ``only_near``: the other dofs keep their values."""
     from licoat.solver.remesh3d import barycentric, closest_points
 
     P, vals = _surface_trace(old, old_facets)
@@ -508,7 +514,8 @@ def _transfer_trace(new: fem.Function, old: fem.Function, old_facets: np.ndarray
     bs = V.dofmap.index_map_bs
     d = V.mesh.topology.dim
     arr = new.x.array.reshape(-1, bs)
-    arr[:] = 0.0
+    if not only_near:
+        arr[:] = 0.0
     if len(P) and len(arr):
         x = V.tabulate_dof_coordinates()[:, :d]
         foot, tri = closest_points(x, P)
