@@ -53,6 +53,24 @@ def test_iterative_equals_mumps_in_3d(degree, preconditioner):
     assert diff.norm() / b.norm() < 1e-8
 
 
+def test_iterative_equals_mumps_on_a_curved_2d_interface():
+    """Plane strain under a sinusoidal coated interface (a non-uniform stress): the p-multigrid solve
+    (2D, block size 2) and MUMPS give the same displacement and Monroe–Newman interface means."""
+    tm = build_mesh(COMM, dict(kind="sinusoid", dim=2, width=4e-6, amplitude=0.3e-6, wavelength=4e-6,
+                               electrolyte_thickness=2e-6, mesh_size=0.4e-6, anode_thickness=2e-6,
+                               coating_thickness=0.2e-6, coating_model="resolved"))
+    solids = {"anode": LI, "coating": COAT}
+    it = me.solve_elasticity(COMM, tm, solids, P, linear_solver="iterative")
+    di = me.solve_elasticity(COMM, tm, solids, P, linear_solver="direct")
+    assert it.solver_info["preconditioner"].startswith("p-multigrid")
+    diff = it.u.x.petsc_vec.copy()
+    diff.axpy(-1.0, di.u.x.petsc_vec)
+    assert diff.norm() / di.u.x.petsc_vec.norm() < 1e-8
+    mi, md = (me.interface_stress_means(st, "anode_coating", V_M=1.3e-5, V_plus=1e-6) for st in (it, di))
+    for k in ("p_e", "p_s", "tau_e", "tau_s", "delta_mu"):
+        assert mi[k] == pytest.approx(md[k], rel=1e-8)
+
+
 def test_auto_is_iterative_in_3d_and_direct_for_small_2d():
     assert me.elasticity_method("auto", 3, 1000) == "iterative"
     assert me.elasticity_method("auto", 2, 1000) == "direct"
