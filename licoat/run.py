@@ -451,6 +451,7 @@ def summary_of(comm, case: Case, inputs: CellInputs, cell, m: dict, setup_s: flo
             "output_s": 0.0,
             "newton_iterations": m["newton_iterations"],
             "linear_iterations": m["linear_iterations"],
+            "jacobians": m["jacobians"],  # Jacobian assemblies (a Jacobian serves several Newton iterations)
             # summed over Newton steps, max over ranks (PETSc log events)
             "assembly_s": comm.allreduce(cell.assembly_s, op=MPI.MAX),
             "linear_solve_s": comm.allreduce(cell.linear_solve_s, op=MPI.MAX),

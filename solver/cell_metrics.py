@@ -153,4 +153,5 @@ def summary_metrics(prob) -> dict:
         "dofs": int(dofs),
         "newton_iterations": int(prob.newton_iterations),
         "linear_iterations": int(prob.linear_iterations),
+        "jacobians": int(getattr(prob, "jacobians", 0)),
     }

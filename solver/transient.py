@@ -35,6 +35,7 @@ class TransientOptions:
     stop_at_depletion: bool = True
     max_steps: int = 20_000  # accepted steps (bounded work: issue 13)
     max_rejected: int = 2_000  # rejected (cut-back) steps
+    extrapolate: bool = __import__('os').environ.get('LICOAT_EXTRAPOLATE', '1') != '0'  # Newton starts from the unknowns extrapolated from the last two steps (predict)
     # a run that ends on a quantity rather than a time (a voltage hold ending on its charge): called after each
     # accepted step, returns the estimated time left (<= 0: done); the next step is not longer than that
     time_left: object = None
@@ -64,6 +65,19 @@ def surface_concentration_min(cell: SteadyCell) -> float:
     return cell.comm.allreduce(local, op=MPI.MIN) * cell.c0
 
 
+def predict(cell: SteadyCell, history: list, ratio: float):
+    """Initial guess of a step's Newton solve: every unknown extrapolated linearly in time from the
+    last two accepted levels, u* = u_n + r (u_n - u_{n-1}), r = dt/dt_prev. Its error is O(dt^2 u'')
+    instead of O(dt u') for the previous level, so Newton starts closer (fewer iterations); the
+    solution is the same (the residual decides). The concentration (c/c0) is kept above half its
+    last value so that the guess never crosses zero near depletion."""
+    for u, prev, last in zip(cell.unknowns, *history):
+        guess = last + ratio * (last - prev)
+        if u is cell.c_hat:
+            guess = np.maximum(guess, 0.5 * last)
+        u.x.array[:] = guess
+
+
 def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, start: dict | None = None,
               checkpoint=None) -> TransientResult:
     """March ``cell`` (built with transient=True) from c = c0 over ``opts.duration``.
@@ -82,6 +96,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
     dt_max = opts.dt_max or opts.duration / 20
     t, dt, dt_prev = 0.0, min(opts.dt_initial, dt_max), None
     prev = None  # (t, c_min) of the previous accepted step
+    history = []  # the unknowns at the last two accepted steps (the predictor's levels)
     # --- restart (issue 13): continue from a checkpoint's loop state --------------------------
     if start is not None:
         t, dt, dt_prev, prev = start["t"], start["dt"], start["dt_prev"], start["prev"]
@@ -93,6 +108,8 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
         saved = cell.state()
         cell.set_time_step(dt, dt_prev)
         cell.time.value = t + dt
+        if opts.extrapolate and len(history) == 2:
+            predict(cell, history, dt / dt_prev)
         ok, reason = cell.newton(problem)
         c_min = surface_concentration_min(cell) if ok else -np.inf
         if not ok or c_min < -1e-6 * cell.c0:
@@ -125,6 +142,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
                 f"transient run needs more than {opts.max_steps} time steps (t = {t:.6g} s of operation.duration = "
                 f"{opts.duration:.6g} s, dt = {dt:.3g} s): shorten operation.duration or lower the current")
         cell.accept_time_step()
+        history = (history + [[u.x.array.copy() for u in cell.unknowns]])[-2:]
         stop = next((c.stop_reason for c in getattr(cell, "components", []) if getattr(c, "stop_reason", None)), None)
         record = {"time_s": t, "dt_s": dt, "surface_concentration_min_mol_m3": c_min}
         record.update(cell.plating_series())
