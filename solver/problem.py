@@ -212,9 +212,11 @@ class CellProblem:
         self.assembly_s = 0.0  # residual + Jacobian assembly, summed over Newton steps [s]
         self.linear_solve_s = 0.0  # KSP solves, summed [s]
         self.jacobians = 0  # Jacobian assemblies (fewer than Newton iterations when one is reused)
-        #: reuse a Jacobian across Newton iterations and solves while the iteration converges fast
-        #: (see JACOBIAN_RATE); off: a new Jacobian at every Newton iteration
-        self.reuse_jacobian = os.environ.get("LICOAT_REUSE_JACOBIAN", "1") != "0"
+        #: reuse a Jacobian across Newton iterations and time steps while the iteration converges fast
+        #: (see JACOBIAN_RATE); off: a new Jacobian at every Newton iteration. On in transient runs, where
+        #: consecutive steps differ little; a steady solve from the initial guess keeps full Newton (its
+        #: last quadratic step meets the constraints, e.g. the applied current, far below the tolerance)
+        self.reuse_jacobian = transient and os.environ.get("LICOAT_REUSE_JACOBIAN", "1") != "0"
         self._solve_count, self._jacobian_at, self._jacobian_key, self._fnorm_prev = 0, None, None, np.inf
         self._want_jacobian = True
 
@@ -511,6 +513,7 @@ class CellProblem:
         from dolfinx.fem.petsc import assemble_jacobian
 
         if self.reuse_jacobian and not self._want_jacobian and self._jacobian_key == self._bc_key():
+            self._reused = True
             return
         assemble_jacobian(snes, x, J, P, **ctx)
         self._want_jacobian = False
@@ -597,31 +600,32 @@ class CellProblem:
         non-finite matrix, error 101): the problem is then rebuilt before the next solve, so a
         continuation or a smaller time step really starts afresh."""
         start = [u.x.array.copy() for u in self.unknowns]
-        ok, reason, fresh = self._newton_once(fresh=False)
-        if not ok and not fresh and self._problem is not None:
-            # the failure may be the reused Jacobian's: once more from the same start with a new one
+        ok, reason, reused = self._newton_once(reuse=self.reuse_jacobian)
+        if not ok and reused:
+            # the failure may be the reused Jacobian's: once more from the same start, as full Newton
             for u, a in zip(self.unknowns, start):
                 u.x.array[:] = a
-            ok, reason, _ = self._newton_once(fresh=True)
+            ok, reason, _ = self._newton_once(reuse=False)
         return ok, reason
 
-    def _newton_once(self, fresh: bool):
-        """(converged, reason, whether every Jacobian of the solve was computed in it)."""
+    def _newton_once(self, reuse: bool):
+        """(converged, reason, whether an iteration reused a Jacobian from an earlier iterate)."""
         problem = self.build()
         before = _event_times()
         self._to_solver()
         snes = problem.solver
         self._solve_count += 1
-        # reuse the last Jacobian unless asked not to (reuse off, a retry); a new one when the Dirichlet
-        # rows changed since it was assembled (see _assemble_jacobian)
-        self._want_jacobian = fresh or not self.reuse_jacobian
-        fresh_start = self._want_jacobian or self._jacobian_key != self._bc_key()
+        # reuse the last Jacobian (see _assemble_jacobian) unless reuse is off; a new one anyway when the
+        # Dirichlet rows changed since it was assembled
+        saved_reuse, self.reuse_jacobian = self.reuse_jacobian, reuse
+        self._want_jacobian, self._reused = not reuse, False
         try:
             problem.solve()
         except Exception as exc:  # PETSc errors surface as exceptions in some configurations
             self._problem = None
-            return False, f"exception {str(exc).splitlines()[0]}", True
+            return False, f"exception {str(exc).splitlines()[0]}", self._reused
         finally:  # time in residual + Jacobian assembly and in the linear solves (PETSc log events)
+            self.reuse_jacobian = saved_reuse
             self._from_solver()
             after = _event_times()
             self.assembly_s += (after[0] - before[0]) + (after[1] - before[1])
@@ -632,12 +636,9 @@ class CellProblem:
         finite = all(np.isfinite(u.x.array).all() for u in self.unknowns)
         finite = self.comm.allreduce(finite, op=MPI.LAND)
         if reason > 0 and finite:
-            return True, "", fresh_start
-        if fresh_start:
-            self._problem = None  # rebuilt by the next solve (see above)
-        else:
-            self._jacobian_key = None  # the retry assembles a new Jacobian
-        return False, SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution", fresh_start
+            return True, "", self._reused
+        self._problem = None  # rebuilt by the next solve (see above)
+        return False, SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution", self._reused
 
 
     def worst_field(self, problem=None) -> str:
