@@ -98,6 +98,8 @@ class Checkpointer:
 
     def write(self, loop: dict) -> None:
         cell, comm = self.cell, self.cell.comm
+        if hasattr(cell, "forget_solver_memory"):  # a restart from here then repeats the uninterrupted path
+            cell.forget_solver_memory()
         arrays = {}
         for i, (a, x, n) in enumerate(zip(cell.state(), self._coords, self._owned)):
             if x is None:  # real space: one value, the same on every rank

@@ -219,6 +219,7 @@ class CellProblem:
         self.reuse_jacobian = transient and os.environ.get("LICOAT_REUSE_JACOBIAN", "1") != "0"
         self._solve_count, self._jacobian_at, self._jacobian_key, self._fnorm_prev = 0, None, None, np.inf
         self._want_jacobian = True
+        self.predictor_levels: list = []  # solver/transient.py: the last accepted levels of the unknowns
 
     # -------------------------------------------------------------- published physics
     @property
@@ -520,6 +521,13 @@ class CellProblem:
         self._jacobian_at = (self._solve_count, snes.getIterationNumber())
         self._jacobian_key = self._bc_key()
         self.jacobians += 1
+
+    def forget_solver_memory(self):
+        """Drop what the next solve would inherit from earlier ones (the reused Jacobian, the predictor's
+        levels): a checkpoint calls this, so that a run restarted from it takes the same path as the
+        uninterrupted run, to round-off."""
+        self._jacobian_key = None
+        self.predictor_levels = []
 
     def _bc_key(self):
         """The Dirichlet rows a Jacobian was assembled for (a stale one with other rows is not reused)."""

@@ -96,7 +96,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
     dt_max = opts.dt_max or opts.duration / 20
     t, dt, dt_prev = 0.0, min(opts.dt_initial, dt_max), None
     prev = None  # (t, c_min) of the previous accepted step
-    history = []  # (mesh, unknowns) at the last two accepted steps (the predictor's levels)
+    cell.predictor_levels = []  # (mesh, unknowns) at the last two accepted steps (see predict)
     # --- restart (issue 13): continue from a checkpoint's loop state --------------------------
     if start is not None:
         t, dt, dt_prev, prev = start["t"], start["dt"], start["dt_prev"], start["prev"]
@@ -108,8 +108,9 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
         saved = cell.state()
         cell.set_time_step(dt, dt_prev)
         cell.time.value = t + dt
-        if opts.extrapolate and len(history) == 2 and all(h[0] is cell.mesh for h in history):  # not across a remesh
-            predict(cell, [h[1] for h in history], dt / dt_prev)
+        levels = cell.predictor_levels
+        if opts.extrapolate and len(levels) == 2 and all(h[0] is cell.mesh for h in levels):  # not across a remesh
+            predict(cell, [h[1] for h in levels], dt / dt_prev)
         ok, reason = cell.newton(problem)
         c_min = surface_concentration_min(cell) if ok else -np.inf
         if not ok or c_min < -1e-6 * cell.c0:
@@ -142,7 +143,7 @@ def integrate(cell: SteadyCell, opts: TransientOptions, on_step=None, log=None, 
                 f"transient run needs more than {opts.max_steps} time steps (t = {t:.6g} s of operation.duration = "
                 f"{opts.duration:.6g} s, dt = {dt:.3g} s): shorten operation.duration or lower the current")
         cell.accept_time_step()
-        history = (history + [(cell.mesh, [u.x.array.copy() for u in cell.unknowns])])[-2:]
+        cell.predictor_levels = (cell.predictor_levels + [(cell.mesh, [u.x.array.copy() for u in cell.unknowns])])[-2:]
         stop = next((c.stop_reason for c in getattr(cell, "components", []) if getattr(c, "stop_reason", None)), None)
         record = {"time_s": t, "dt_s": dt, "surface_concentration_min_mol_m3": c_min}
         record.update(cell.plating_series())
