@@ -223,7 +223,8 @@ class CellInputs:
         # auto: MUMPS LU in 2D, GMRES + field split with algebraic multigrid in 3D
         linear = s.linear_solver if s.linear_solver != "auto" else ("iterative" if tm.dim == 3 else "direct")
         opts = SolverOptions(rtol=s.rtol, atol=s.atol, max_iterations=s.max_iterations, linear_solver=linear,
-                             petsc_options=dict(s.petsc_options))
+                             petsc_options=dict(s.petsc_options), reuse_jacobian=s.reuse_jacobian,
+                             extrapolate=s.extrapolate)
         g = case.geometry
         coat = setup.coating(case)
         return cls(comm, case, tm, setup.electrolyte(case), coat, setup.kinetics(case, bare=coat is None),
@@ -355,7 +356,7 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
 
     def step_options(step_duration, t_end):
         return TransientOptions(duration=t_end, dt_initial=min(1e-2, step_duration / 100), dt_max=step_duration / 20,
-                                dt_min=min(1e-9, step_duration * 1e-7))  # the step floor scales with a short run
+                                dt_min=min(1e-9, step_duration * 1e-7), extrapolate=case.solver.extrapolate)  # the step floor scales with a short run
 
     try:
         with progress:

@@ -24,7 +24,6 @@ the 1 vs 2 rank tests keep this honest.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -216,7 +215,7 @@ class CellProblem:
         #: (see JACOBIAN_RATE); off: a new Jacobian at every Newton iteration. On in transient runs, where
         #: consecutive steps differ little; a steady solve from the initial guess keeps full Newton (its
         #: last quadratic step meets the constraints, e.g. the applied current, far below the tolerance)
-        self.reuse_jacobian = transient and os.environ.get("LICOAT_REUSE_JACOBIAN", "1") != "0"
+        self.reuse_jacobian = transient and getattr(options, "reuse_jacobian", True)
         self._solve_count, self._jacobian_at, self._jacobian_key, self._fnorm_prev = 0, None, None, np.inf
         self._want_jacobian = True
         self.predictor_levels: list = []  # solver/transient.py: the last accepted levels of the unknowns
@@ -472,6 +471,9 @@ class CellProblem:
                 # step it serves needs; the nonlinear tolerances decide the answer. Measured on a 3D
                 # fibre-host transient: 2.6x fewer Krylov iterations at the same Newton count
                 "snes_ksp_ew": True,
+                # first forcing term (default 0.3): that loose, the first step of every solve converged slower
+                # than JACOBIAN_RATE and a reused Jacobian was replaced at every time step
+                "snes_ksp_ew_rtol0": 1e-2,
             })
             for f in self.registry.ordered():
                 opts[f"fieldsplit_{f.split}_ksp_type"] = "preonly"
