@@ -356,7 +356,8 @@ def run_transient(comm, case: Case, cell, prot, duration, fields_dir, restart, c
 
     def step_options(step_duration, t_end):
         return TransientOptions(duration=t_end, dt_initial=min(1e-2, step_duration / 100), dt_max=step_duration / 20,
-                                dt_min=min(1e-9, step_duration * 1e-7), extrapolate=case.solver.extrapolate)  # the step floor scales with a short run
+                                dt_min=min(1e-9, step_duration * 1e-7),  # the step floor scales with a short run
+                                extrapolate=case.solver.extrapolate)
 
     try:
         with progress:

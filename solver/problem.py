@@ -649,7 +649,8 @@ class CellProblem:
         if reason > 0 and finite:
             return True, "", self._reused
         self._problem = None  # rebuilt by the next solve (see above)
-        return False, SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution", self._reused
+        why = SNES_REASONS.get(reason, f"SNES reason {reason}") if finite else "non-finite solution"
+        return False, why, self._reused
 
 
     def worst_field(self, problem=None) -> str:
