@@ -305,7 +305,7 @@ class Solver(Section):
     # transient runs: keep a Jacobian (and its preconditioner) across Newton iterations and time steps while
     # the iteration converges fast, and start each step from the unknowns extrapolated in time (README, Solver)
     reuse_jacobian: bool = True
-    extrapolate: bool = True
+    extrapolate: bool = False  # off by default: the predictor broke the coarse TiO2-on-Cu first plating (a linear solve failed at the nucleation jump)
 
 
 def _steps_or_time(v):

@@ -62,7 +62,7 @@ class SolverOptions:
     petsc_options: dict = field(default_factory=dict)
     ramp_steps: int = 6  # continuation steps in the load if the full-load Newton fails
     reuse_jacobian: bool = True  # transient runs: reuse a Jacobian while Newton converges fast (CellProblem)
-    extrapolate: bool = True  # transient runs: Newton starts from the unknowns extrapolated in time
+    extrapolate: bool = False  # transient runs: Newton starts from the unknowns extrapolated in time
 
 
 def plating_surfaces(tm: TaggedMesh) -> list[str]:

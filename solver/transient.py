@@ -35,7 +35,7 @@ class TransientOptions:
     stop_at_depletion: bool = True
     max_steps: int = 20_000  # accepted steps (bounded work: issue 13)
     max_rejected: int = 2_000  # rejected (cut-back) steps
-    extrapolate: bool = True  # Newton starts from the unknowns extrapolated from the last two steps (predict)
+    extrapolate: bool = False  # Newton starts from the unknowns extrapolated from the last two steps (predict)
     # a run that ends on a quantity rather than a time (a voltage hold ending on its charge): called after each
     # accepted step, returns the estimated time left (<= 0: done); the next step is not longer than that
     time_left: object = None
