@@ -291,14 +291,15 @@ class SurfaceState(Component):
         m = self.model(name)
         if m.lithium_present:
             return 1.0
-        J = m.nucleation_rate_max * model_activation(m, eta, ufl)
+        act = model_activation(m, eta, ufl)
+        J = m.nucleation_rate_max * act
         G = self.molar_volume / FARADAY * ufl.max_value(j_li, 0.0) if j_li is not None else 0.0
         dt = self.dt
         M0, M1, M2, W = (getattr(self, k + "_n") for k in self.MOMENTS)
         new = {"M0": M0 + J * dt,
                "M1": M1 + G * M0 * dt + J * G * dt ** 2 / 2,
                "M2": M2 + 2 * G * M1 * dt + G ** 2 * M0 * dt ** 2 + J * G ** 2 * dt ** 3 / 3,
-               "W": W + (m.nucleation_rate * model_activation(m, eta, ufl) * dt if m.barrier_free else 0.0)}
+               "W": W + (m.nucleation_rate * act * dt if m.barrier_free else 0.0)}
         for k, e in new.items():
             self._moment_expr[k][name] = e
         expr = 1.0 - ufl.exp(-ufl.min_value(np.pi * new["M2"] + new["W"], 50.0))
