@@ -25,6 +25,7 @@ the 1 vs 2 rank tests keep this honest.
 from __future__ import annotations
 
 import time
+import weakref
 
 import numpy as np
 
@@ -71,6 +72,17 @@ def _event_times() -> list[float]:
         PETSc.Log.begin()  # cheap; needed for the event timers
         _event_times.started = True
     return [PETSc.Log.Event(name).getPerfInfo()["time"] for name in _EVENTS]
+
+
+def _weak(method):
+    """A callback for a PETSc object that calls ``method`` without keeping its owner alive."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args, **kwargs):
+        bound = ref()
+        return None if bound is None else bound(*args, **kwargs)
+
+    return call
 
 
 def _residual_without_lifting(snes, x, b, u, residual, bcs, _blocks=None):
@@ -495,9 +507,13 @@ class CellProblem:
             p = self._problem
             p.solver.setFunction(_residual_without_lifting, p.b, kargs={
                 "u": p.u, "residual": p.F, "bcs": self.solver_bcs, "_blocks": p.b.getAttr("_blocks")})
-            p.solver.setJacobian(self._assemble_jacobian, p.A, p.P_mat, kargs={
+            # the SNES holds its callbacks from C, where Python's garbage collector cannot see them: a bound
+            # method would make problem -> SNES -> method -> problem a cycle that is never freed, and every
+            # leaked problem keeps its meshes' MPI communicators (MPICH has 2048: a long test session or
+            # sweep then dies with MPI_ERR_OTHER). Weak references break the cycle.
+            p.solver.setJacobian(_weak(self._assemble_jacobian), p.A, p.P_mat, kargs={
                 "u": p.u, "jacobian": p.J, "preconditioner": p.preconditioner, "bcs": self.solver_bcs})
-            p.solver.setMonitor(self._jacobian_monitor)
+            p.solver.setMonitor(_weak(self._jacobian_monitor))
             self._jacobian_key = None  # no Jacobian yet: the first solve assembles one
             if self.iterative:
                 self._set_field_split(self._problem)
