@@ -76,11 +76,13 @@ def _event_times() -> list[float]:
 
 def _weak(method):
     """A callback for a PETSc object that calls ``method`` without keeping its owner alive."""
-    ref = weakref.WeakMethod(method)
+    ref, name = weakref.WeakMethod(method), method.__qualname__  # the closure must not hold the method
 
     def call(*args, **kwargs):
         bound = ref()
-        return None if bound is None else bound(*args, **kwargs)
+        if bound is None:  # never skip a Jacobian silently: a solve without its problem is a bug
+            raise RuntimeError(f"{name}: its problem was freed while its solver was still in use")
+        return bound(*args, **kwargs)
 
     return call
 
