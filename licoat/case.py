@@ -302,8 +302,8 @@ class Solver(Section):
     max_iterations: int = Field(50, ge=1, le=1000)
     linear_solver: Literal["auto", "direct", "iterative"] = "auto"
     petsc_options: dict[str, str | int | float | bool] = {}
-    # transient runs: keep a Jacobian (and its preconditioner) across Newton iterations and time steps while
-    # the iteration converges fast, and start each step from the unknowns extrapolated in time (README, Solver)
+    # keep a Jacobian (and its preconditioner) across Newton iterations (and time steps) while the iteration
+    # converges fast; transient runs: start each step from the unknowns extrapolated in time (README, Solver)
     reuse_jacobian: bool = True
     extrapolate: bool = False  # off by default: the predictor broke the coarse TiO2-on-Cu first plating (a linear solve failed at the nucleation jump)
 

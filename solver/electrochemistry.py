@@ -61,7 +61,7 @@ class SolverOptions:
     linear_solver: str = "direct"  # "direct" | "iterative"
     petsc_options: dict = field(default_factory=dict)
     ramp_steps: int = 6  # continuation steps in the load if the full-load Newton fails
-    reuse_jacobian: bool = True  # transient runs: reuse a Jacobian while Newton converges fast (CellProblem)
+    reuse_jacobian: bool = True  # reuse a Jacobian while Newton converges fast (CellProblem)
     extrapolate: bool = False  # transient runs: Newton starts from the unknowns extrapolated in time
 
 
