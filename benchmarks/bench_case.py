@@ -113,7 +113,9 @@ def main(argv):
     row = {"case": case_path, "overrides": overrides, "ranks": comm.size, "dofs": s["dofs"], "wall_s": wall_s,
            "timing": timing, "mesh_from_cache": bool(s.get("mesh_from_cache")), "events": ev,
            "newton_iterations": newton, "krylov_per_newton": timing.get("linear_iterations", 0) / newton,
+           # one Jacobian assembly (a reused Jacobian serves several Newton steps: jacobians_per_newton)
            "jacobian_per_newton_s": ev["jacobian_s"] / max(ev["jacobian_count"], 1),
+           "jacobians_per_newton": ev["jacobian_count"] / newton,
            "residual_per_eval_s": ev["residual_s"] / max(ev["residual_count"], 1),
            # SNESSolve less the Jacobian and residual evaluations: the linear solves with their
            # preconditioner set-up (PCSetUp is not nested in KSPSolve here) and the line search
