@@ -240,8 +240,8 @@ class CellProblem:
         self.jacobians = 0  # Jacobian assemblies (fewer than Newton iterations when one is reused)
         #: reuse a Jacobian across Newton iterations (and time steps) while the iteration converges fast
         #: (see JACOBIAN_RATE); off: a new Jacobian at every Newton iteration. Steady solves too: measured
-        #: on the 3D fibre host (138 k DOFs), 9 iterations with 3 Jacobians instead of 6 with 6, the solve
-        #: 1.5x faster, the same cell voltage and plating cv to 10 digits
+        #: on the 3D fibre host (138 k DOFs), 10 iterations with 3 Jacobians instead of 6 with 6, the solve
+        #: 1.47x faster (foam 1.42x), the cell voltage equal to 2e-12
         #: (benchmarks/results/steady_jacobian_reuse.json); a solve that fails with a reused Jacobian is
         #: repeated as full Newton (``newton``)
         self.reuse_jacobian = getattr(options, "reuse_jacobian", True)
@@ -343,7 +343,8 @@ class CellProblem:
         pinned dofs (one owned cell per dof, ``pin_cover``), not a cell integral over the whole pinned
         region: the sparsity of a cell integral is every cell's dof block, so a surface field (the film
         potential) carried the full volume pattern, and its zero kernel ran on every cell of the mesh at
-        every assembly (0.24 s of a 2.7 s Jacobian on the 3D fibre host, 353 k cells)."""
+        every assembly (on the 3D fibre host, 353 k cells: 2 % of the nonzeros, the Jacobian 1.04x;
+        benchmarks/results/pin_cover.json)."""
         self._zero = zero = fem.Constant(self.mesh, 0.0)
         all_volumes = self.ionic_volumes + self.metal_volumes
         n_own = self.mesh.topology.index_map(self.dim).size_local
