@@ -17,7 +17,8 @@ the same DOFs, in its own table. Krylov growth under refinement and coating cont
 Writes ``benchmarks/results.json`` and ``benchmarks/results.md``. Sizes are moderate (about 10-20
 minutes on 2 cores); ``--big`` adds the issue's sizes (3D planar 20 x 20 x 50 um at 0.5 um, a ~1 M DOF
 fibre host); ``--quick`` runs only the coarse default and 3D planar points (a smoke test);
-``--scripts`` also runs every other benchmark script in this folder afterwards.
+``--scripts`` also runs every other benchmark script in this folder afterwards; ``--retable`` recomputes the
+per-Newton figures from the stored events and rewrites the two files.
 """
 
 from __future__ import annotations
@@ -181,9 +182,40 @@ def main(argv):
             elastic.append(r)
     doc = {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()}, "total_s": time.perf_counter() - t_all,
            "rows": rows, "elasticity": elastic}
+    write_results(doc)
+    if "--scripts" in argv:
+        for script in sorted(HERE.glob("*.py")):
+            if script.name not in ("run_all.py", "bench_case.py", "bench_elasticity.py"):
+                print(f"== {script.name}", flush=True)
+                subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT)
+
+
+def retable():
+    """Recompute the per-Newton figures of benchmarks/results.json from its stored PETSc events and summary
+    timings (``bench_case.per_newton``) and rewrite both files, without running anything again."""
+    sys.path.insert(0, str(HERE))
+    from bench_case import per_newton, ratios
+
+    doc = json.loads((HERE / "results.json").read_text())
+    serial = None
+    for r in doc["rows"]:
+        if "error" in r:
+            continue
+        r.update(per_newton(r["events"], r["timing"]))
+        r.update(ratios(r))
+        if r["ranks"] == 1:
+            serial = r
+        elif serial is not None and serial["name"] == r["name"] and serial["size"] == r["size"]:
+            r["solve_efficiency"] = serial["newton_step_s"] / (2 * r["newton_step_s"])
+    write_results(doc)
+
+
+def write_results(doc):
+    rows, elastic = doc["rows"], doc["elasticity"]
     (HERE / "results.json").write_text(json.dumps(doc, indent=2, default=float) + "\n")
     md = ["# licoat benchmarks (`make bench`, benchmarks/run_all.py)", "",
-          f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}; total {doc['total_s']:.0f} s. "
+          f"{doc['machine']['cpus']} CPUs, load average at the end {doc['machine']['load_average'][0]:.1f}; "
+          f"total {doc['total_s']:.0f} s. "
           "Per-Newton times from PETSc log events; 'mesh read / run' is reading the cache entry over the run's "
           "wall time; solve efficiency = Newton step (1 rank) / (2 x Newton step (2 ranks)).", "", table(rows),
           "## Elasticity vs the Poisson reference (target <= 5x)", "",
@@ -192,12 +224,7 @@ def main(argv):
     (HERE / "results.md").write_text("\n".join(md))
     print(table(rows))
     print(elasticity_table(elastic))
-    if "--scripts" in argv:
-        for script in sorted(HERE.glob("*.py")):
-            if script.name not in ("run_all.py", "bench_case.py", "bench_elasticity.py"):
-                print(f"== {script.name}", flush=True)
-                subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    retable() if sys.argv[1:] == ["--retable"] else main(sys.argv[1:])
