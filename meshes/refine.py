@@ -45,7 +45,7 @@ from mpi4py import MPI  # noqa: E402
 import dolfinx.mesh  # noqa: E402
 
 from licoat.meshes import fibers  # noqa: E402
-from licoat.meshes.common import TaggedMesh  # noqa: E402
+from licoat.meshes.common import GeometryError, TaggedMesh  # noqa: E402
 
 
 def _axes(p: dict, fibres) -> list[tuple]:
@@ -158,6 +158,29 @@ def refinable(p) -> str | None:
             "exact is available for 'planar' cells and 3D 'fibers' hosts (aligned or random-in-plane)")
 
 
+def _signed_volumes(mesh) -> np.ndarray:
+    """6x the signed volume of every owned tetrahedron."""
+    x = mesh.geometry.x
+    X = x[mesh.geometry.dofmaps[0][: mesh.topology.index_map(3).size_local]]
+    return np.linalg.det(X[:, 1:, :] - X[:, :1, :])
+
+
+def _check_not_inverted(mesh, before: np.ndarray, p: dict, levels: int, level: int):
+    """GeometryError (exit 2) when snapping the surface vertices onto the cylinders turned cells inside out
+    or flat: the coarse mesh under-resolves the fibres (its facets lie too far inside the cylinders for the
+    refined cells next to them to take the move)."""
+    after = _signed_volumes(mesh)
+    bad = np.count_nonzero(np.sign(after) != np.sign(before)) + np.count_nonzero(np.abs(after) <= 1e-6 * np.abs(before))
+    bad = mesh.comm.allreduce(int(bad), op=MPI.SUM)
+    if bad:
+        h = p.get("interface_mesh_size", p.get("mesh_size"))
+        raise GeometryError(
+            f"geometry.refine_levels = {levels}: snapping the fibre surfaces onto the cylinders at level {level} "
+            f"inverted or flattened {bad} cells: the coarse mesh (interface size {h * 1e6:.3g} um for "
+            f"fibres of diameter {p['fiber_diameter'] * 1e6:.3g} um) is too coarse for the fibres; use fewer levels "
+            "or smaller mesh sizes")
+
+
 def refine_snapped(tm: TaggedMesh, p: dict, levels: int = 1, snap: bool = True) -> TaggedMesh:
     """Refine the mesh ``tm`` ``levels`` times (8x cells each in 3D, 4x in 2D, in parallel, no
     redistribution) and snap the fibre surfaces after each level (``snap=False``: plain refinement,
@@ -170,7 +193,7 @@ def refine_snapped(tm: TaggedMesh, p: dict, levels: int = 1, snap: bool = True) 
     snap = snap and p.get("kind") == "fibers"
     fibres = fibers.layout(p) if snap else None
     moved = 0
-    for _ in range(levels):
+    for level in range(1, levels + 1):
         mesh = tm.mesh
         tdim = mesh.topology.dim
         mesh.topology.create_entities(1)
@@ -183,7 +206,9 @@ def refine_snapped(tm: TaggedMesh, p: dict, levels: int = 1, snap: bool = True) 
         ft = dolfinx.mesh.transfer_meshtag(tm.facet_tags, new, parent_cell, parent_facet)
         tm = TaggedMesh(new, ct, ft, dict(tm.groups), dict(tm.info))
         if snap:
+            before = _signed_volumes(new)
             moved += snap_to_fibres(tm, p, fibres)
+            _check_not_inverted(new, before, p, levels, level)
     total = tm.mesh.comm.allreduce(moved, op=MPI.SUM)
     tm.info.update(refinement_levels=int(tm.info.get("refinement_levels", 0)) + levels, snapped_vertices=total)
     return tm

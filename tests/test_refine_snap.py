@@ -9,6 +9,8 @@ error O(h^2/r^2); halving h without snapping leaves the coarse error, snapping d
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,19 @@ def test_snapped_vertices_lie_on_the_fibre_cylinders():
     on = np.abs(rad - r) < 1e-9 * r
     # all but vertices on cell edges (two lateral faces), which stay where the coarse mesh had them
     assert len(x) > 0 and np.count_nonzero(on) >= 0.95 * len(x)
+
+
+def test_too_coarse_a_base_mesh_is_refused_not_solved(tmp_path, capsys):
+    """Refined three times, the fibre host is meshed by Gmsh at 8x the sizes (facets of ~1 um on 2 um fibres):
+    snapping the refined surface vertices onto the cylinders then turns cells next to them inside out. That is
+    bad input (exit 2, naming geometry.refine_levels, no results), not a solver failure: before this check the
+    run went on to a NaN residual after minutes of Newton continuation."""
+    from licoat.cli import main
+
+    out = tmp_path / "out"
+    case = Path(__file__).resolve().parents[1] / "cases" / "fibers.toml"
+    code = main(["run", str(case), "--out", str(out), "--quiet", "--set", "geometry.mesh_size=0.54 um",
+                 "--set", "geometry.interface_mesh_size=0.135 um", "--set", "geometry.refine_levels=3",
+                 "--set", "geometry.cache=false", "--set", "output.fields=false"])
+    err = capsys.readouterr().err
+    assert code == 2 and "geometry.refine_levels = 3" in err and "inverted" in err and not out.exists()
