@@ -158,19 +158,21 @@ def refinable(p) -> str | None:
             "exact is available for 'planar' cells and 3D 'fibers' hosts (aligned or random-in-plane)")
 
 
-def _signed_volumes(mesh) -> np.ndarray:
-    """6x the signed volume of every owned tetrahedron."""
+def _check_not_inverted(mesh, x_before: np.ndarray, p: dict, levels: int, level: int):
+    """GeometryError (exit 2) when snapping the surface vertices onto the cylinders (``x_before``: the nodes
+    before) turned cells inside out or flat: the coarse mesh under-resolves the fibres (its facets lie too far
+    inside the cylinders for the refined cells next to them to take the move). Only the owned cells with a
+    moved node are looked at."""
     x = mesh.geometry.x
-    X = x[mesh.geometry.dofmaps[0][: mesh.topology.index_map(3).size_local]]
-    return np.linalg.det(X[:, 1:, :] - X[:, :1, :])
+    moved = np.any(x != x_before, axis=1)
+    dm = mesh.geometry.dofmaps[0][: mesh.topology.index_map(3).size_local]
+    dm = dm[moved[dm].any(axis=1)]
 
+    def vol6(X):  # 6x the signed volumes
+        return np.linalg.det(X[:, 1:, :] - X[:, :1, :])
 
-def _check_not_inverted(mesh, before: np.ndarray, p: dict, levels: int, level: int):
-    """GeometryError (exit 2) when snapping the surface vertices onto the cylinders turned cells inside out
-    or flat: the coarse mesh under-resolves the fibres (its facets lie too far inside the cylinders for the
-    refined cells next to them to take the move)."""
-    after = _signed_volumes(mesh)
-    bad = np.count_nonzero(np.sign(after) != np.sign(before)) + np.count_nonzero(np.abs(after) <= 1e-6 * np.abs(before))
+    before, after = vol6(x_before[dm]), vol6(x[dm])
+    bad = np.count_nonzero((np.sign(after) != np.sign(before)) | (np.abs(after) <= 1e-6 * np.abs(before)))
     bad = mesh.comm.allreduce(int(bad), op=MPI.SUM)
     if bad:
         h = p.get("interface_mesh_size", p.get("mesh_size"))
@@ -206,9 +208,9 @@ def refine_snapped(tm: TaggedMesh, p: dict, levels: int = 1, snap: bool = True) 
         ft = dolfinx.mesh.transfer_meshtag(tm.facet_tags, new, parent_cell, parent_facet)
         tm = TaggedMesh(new, ct, ft, dict(tm.groups), dict(tm.info))
         if snap:
-            before = _signed_volumes(new)
+            x_before = new.geometry.x.copy()
             moved += snap_to_fibres(tm, p, fibres)
-            _check_not_inverted(new, before, p, levels, level)
+            _check_not_inverted(new, x_before, p, levels, level)
     total = tm.mesh.comm.allreduce(moved, op=MPI.SUM)
     tm.info.update(refinement_levels=int(tm.info.get("refinement_levels", 0)) + levels, snapped_vertices=total)
     return tm
