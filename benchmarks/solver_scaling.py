@@ -38,7 +38,7 @@ def geometry(kind, h, model):
 def _solve(comm, tm, coat, extra=None):
     cell = SteadyCell(comm, tm, EL, Kinetics(100.0, 0.5, 0.5, 0.0), Operation("galvanostatic", 50.0, None, 298.15),
                       coating=coat, length_scale=30e-6,
-                      options=SolverOptions(linear_solver="iterative", petsc_options=extra or {}))
+                      options=SolverOptions(linear_solver="iterative", petsc_options=extra or {}, reuse_jacobian=False))  # fixed linear tolerance
     t0 = time.perf_counter()
     cell.solve()
     return cell, time.perf_counter() - t0
