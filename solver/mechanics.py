@@ -704,8 +704,7 @@ def _sub_to_parent(state: ElasticState, g: dolfinx.fem.Function) -> dolfinx.fem.
     """P1 on the solid submesh -> P1 on the parent (values at shared vertices; zero elsewhere).
 
     Each local (owned or ghost) submesh cell is matched to its parent cell and the cell's P1 dofs are paired
-    by coordinates; every rank that sees a parent dof adds (value, 1) and a reverse scatter averages them
-    on the owner (all contributions are equal), so owners that see no solid cell are served too.
+    by coordinates; the owners of the parent dofs get their values through ``_owners_average``.
     """
     parent = state.parent.mesh
     d = parent.topology.dim
@@ -716,10 +715,6 @@ def _sub_to_parent(state: ElasticState, g: dolfinx.fem.Function) -> dolfinx.fem.
     imap = state.mesh.topology.index_map(d)
     sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
     par_cells = state.cell_map.sub_topology_to_topology(sub_cells, inverse=False)
-    acc = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
-    cnt = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
-    acc.array[:] = 0.0
-    cnt.array[:] = 0.0
     if sub_cells.size:
         sd = Vs.dofmap.list[sub_cells]  # (nc, k)
         pd = Vp.dofmap.list[par_cells]
@@ -734,11 +729,23 @@ def _sub_to_parent(state: ElasticState, g: dolfinx.fem.Function) -> dolfinx.fem.
         pdofs = pd[rows, j].ravel()
         vals = g.x.array[sd].ravel()
         pdofs, first = np.unique(pdofs, return_index=True)
-        acc.array[pdofs] = vals[first]
-        cnt.array[pdofs] = 1.0
+        return _owners_average(Vp, pdofs, vals[first], g.name)
+    return _owners_average(Vp, np.zeros(0, np.int32), np.zeros(0), g.name)
+
+
+def _owners_average(Vp, dofs: np.ndarray, values: np.ndarray, name: str) -> dolfinx.fem.Function:
+    """A P1 Function on the parent with ``values`` at the local ``dofs`` (owned or ghost): every rank that sees
+    a dof adds (value, 1) and a reverse scatter averages them on the owner (all contributions are equal), so
+    owners that see none of the source cells are served too; zero at dofs nobody sets."""
+    acc = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
+    cnt = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
+    acc.array[:] = 0.0
+    cnt.array[:] = 0.0
+    acc.array[dofs] = values
+    cnt.array[dofs] = 1.0
     for vec in (acc, cnt):
         vec.scatter_reverse(dolfinx.la.InsertMode.add)
-    f = dolfinx.fem.Function(Vp, name=g.name)
+    f = dolfinx.fem.Function(Vp, name=name)
     n_own = Vp.dofmap.index_map.size_local
     c = cnt.array[:n_own]
     f.x.array[:] = 0.0
@@ -750,8 +757,8 @@ def _sub_to_parent(state: ElasticState, g: dolfinx.fem.Function) -> dolfinx.fem.
 def _repartitioned_to_parent(state: ElasticState, g: dolfinx.fem.Function, Vp) -> dolfinx.fem.Function:
     """P1 on a repartitioned solid mesh -> P1 on the parent: the parent's solid cells take the values at their
     vertices by point evaluation across ranks (exact for P1 at shared vertices); a dof owned by a rank on
-    which none of its solid cells lives gets the value of a rank that has one (reverse scatter, as above);
-    zero elsewhere."""
+    which none of its solid cells lives gets the value of a rank that has one (``_owners_average``); zero
+    elsewhere."""
     parent = state.parent
     d = parent.mesh.topology.dim
     n_own_cells = parent.mesh.topology.index_map(d).size_local
@@ -762,22 +769,8 @@ def _repartitioned_to_parent(state: ElasticState, g: dolfinx.fem.Function, Vp) -
     h = dolfinx.fem.Function(Vp)
     data = dolfinx.fem.create_interpolation_data(Vp, g.function_space, cells, padding=1e-10 * extent)
     h.interpolate_nonmatching(g, cells, data)
-    acc = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
-    cnt = dolfinx.la.vector(Vp.dofmap.index_map, Vp.dofmap.index_map_bs)
-    acc.array[:] = 0.0
-    cnt.array[:] = 0.0
     dofs = np.unique(Vp.dofmap.list[cells].ravel()) if cells.size else np.zeros(0, np.int32)
-    acc.array[dofs] = h.x.array[dofs]
-    cnt.array[dofs] = 1.0
-    for vec in (acc, cnt):
-        vec.scatter_reverse(dolfinx.la.InsertMode.add)
-    f = dolfinx.fem.Function(Vp, name=g.name)
-    n_own = Vp.dofmap.index_map.size_local
-    c = cnt.array[:n_own]
-    f.x.array[:] = 0.0
-    f.x.array[:n_own] = np.where(c > 0, acc.array[:n_own] / np.maximum(c, 1.0), 0.0)
-    f.x.scatter_forward()
-    return f
+    return _owners_average(Vp, dofs, h.x.array[dofs], g.name)
 
 
 # ----------------------------------------------------------------------------------------------------
