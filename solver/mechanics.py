@@ -754,6 +754,14 @@ def _owners_average(Vp, dofs: np.ndarray, values: np.ndarray, name: str) -> dolf
     return f
 
 
+def _point_padding(mesh) -> float:
+    """Search tolerance for locating points in ``mesh`` (1e-10 of its extent): a vertex on a cell's
+    boundary is found whichever side rounding puts it."""
+    x = mesh.geometry.x
+    extent = mesh.comm.allreduce(float(np.ptp(x, axis=0).max()) if x.size else 0.0, op=MPI.MAX)
+    return 1e-10 * extent
+
+
 def _repartitioned_to_parent(state: ElasticState, g: dolfinx.fem.Function, Vp) -> dolfinx.fem.Function:
     """P1 on a repartitioned solid mesh -> P1 on the parent: the parent's solid cells take the values at their
     vertices by point evaluation across ranks (exact for P1 at shared vertices); a dof owned by a rank on
@@ -764,10 +772,8 @@ def _repartitioned_to_parent(state: ElasticState, g: dolfinx.fem.Function, Vp) -
     n_own_cells = parent.mesh.topology.index_map(d).size_local
     cells = parent.cells(*state.regions)
     cells = cells[cells < n_own_cells]
-    x = parent.mesh.geometry.x
-    extent = state.comm.allreduce(float(np.ptp(x, axis=0).max()) if x.size else 0.0, op=MPI.MAX)
     h = dolfinx.fem.Function(Vp)
-    data = dolfinx.fem.create_interpolation_data(Vp, g.function_space, cells, padding=1e-10 * extent)
+    data = dolfinx.fem.create_interpolation_data(Vp, g.function_space, cells, padding=_point_padding(parent.mesh))
     h.interpolate_nonmatching(g, cells, data)
     dofs = np.unique(Vp.dofmap.list[cells].ravel()) if cells.size else np.zeros(0, np.int32)
     return _owners_average(Vp, dofs, h.x.array[dofs], g.name)
@@ -787,10 +793,8 @@ def to_submesh(f_parent: dolfinx.fem.Function, V_sub) -> dolfinx.fem.Function:
     d = msh.topology.dim
     imap = msh.topology.index_map(d)
     cells = np.arange(imap.size_local, dtype=np.int32)
-    x = f_parent.function_space.mesh.geometry.x
-    local_ext = float(np.ptp(x, axis=0).max()) if x.size else 0.0
-    extent = f_parent.function_space.mesh.comm.allreduce(local_ext, op=MPI.MAX)
-    data = dolfinx.fem.create_interpolation_data(V_sub, f_parent.function_space, cells, padding=1e-10 * extent)
+    data = dolfinx.fem.create_interpolation_data(V_sub, f_parent.function_space, cells,
+                                                 padding=_point_padding(f_parent.function_space.mesh))
     out = dolfinx.fem.Function(V_sub, name=f_parent.name)
     out.interpolate_nonmatching(f_parent, cells, data)
     out.x.scatter_forward()
