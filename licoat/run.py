@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass
 import json
 import logging
+import os
 import shutil
 import subprocess
 import time
@@ -38,7 +39,7 @@ def git_revision() -> str:
 
 def setup_logging(comm, logfile: Path | None = None, verbose: bool = True) -> list[logging.Handler]:
     """Console and file logging on rank 0 only; other ranks stay silent."""
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.DEBUG if os.environ.get("LICOAT_DEBUG") else logging.INFO)
     log.propagate = False
     for h in list(log.handlers):
         log.removeHandler(h)

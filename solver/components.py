@@ -185,7 +185,8 @@ class PlatingInterface(Component):
         nucleation:              a(η) = 1/(1 + exp((η + η_nuc)/w))   (Kinetics.activation)
 
     φ_l is φ (bare Li or a resolved coating) or the film potential ψ under a thin stack, and then
-    the film equation ∫_S ℓ s_φ (i_kin − i_film) μ ds = 0 holds on S. γ applies at a Li|liquid
+    the film equation ∫_S s_φ (i_kin − i_film) μ ds = 0 holds on S (the charge balance's scale: its rows
+    ℓ times smaller were invisible to the Newton and Krylov norms). γ applies at a Li|liquid
     contact only. Adds −∫_S i_n w ds to the charge balance."""
 
     source_term = True
@@ -241,7 +242,7 @@ class PlatingInterface(Component):
                     ctx.expr.setdefault("i_conv_top", {})[name] = i_conv
                     i_leak = i_leak + i_conv
             i_n = i_film + i_leak
-            ctx.add("film_potential", p.s_phi * p.ell * (i_kin - i_film) * ctx.v("film_potential") * sm)
+            ctx.add("film_potential", p.s_phi * (i_kin - i_film) * ctx.v("film_potential") * sm)
         ctx.expr["i_n"][name] = i_n
         ctx.add("potential", -p.s_phi * i_n * ctx.v("potential") * sm)
 
@@ -372,7 +373,8 @@ class Galvanostatic(Component):
         prob.electrode_potential.x.array[:] = -(eta + i * asr + eta_nuc) / prob.Vt
         if prob.tm.coating_layers():  # the film drop sits in the coating: start phi there at -i ASR
             phi = prob.registry["potential"].function
-            cdofs = np.unique(phi.function_space.dofmap.list[prob.tm.cells(*prob.tm.coating_layers())].ravel())
+            prob.mesh.topology.create_connectivity(prob.dim, prob.dim)
+            cdofs = fem.locate_dofs_topological(phi.function_space, prob.dim, prob.tm.cells(*prob.tm.coating_layers()))
             phi.x.array[cdofs] = -i * asr / prob.Vt
         if "film_potential" in prob.registry:  # Li side of the film carries the film drop
             prob.registry["film_potential"].function.x.array[:] = -i * asr / prob.Vt

@@ -24,6 +24,7 @@ the 1 vs 2 rank tests keep this honest.
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 
@@ -41,6 +42,9 @@ from licoat.solver import components as C  # noqa: E402
 from licoat.solver import jit as _jit  # noqa: E402,F401 - sets the compile-lock timeout for every form
 from licoat.solver.fields import SPLIT_PC, FieldRegistry  # noqa: E402
 from licoat.solver.submesh import one_sided_entities, restrict  # noqa: E402
+
+
+log = logging.getLogger("licoat.solver")  # rank 0 only (licoat.run.setup_logging); LICOAT_DEBUG=1: per-solve detail
 
 
 class SolverError(RuntimeError):
@@ -465,7 +469,11 @@ class CellProblem:
             n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
             all_dofs = np.arange(n, dtype=np.int32)
             if f.volumes is not None and set(f.volumes) != set(self.ionic_volumes + self.metal_volumes):
-                inside = np.unique(V.dofmap.list[self.tm.cells(*f.volumes)].ravel())
+                # with remote dofs: a dof on a rank boundary is inside if a cell of the field's volumes holds
+                # it on ANY rank (a rank seeing only outside cells around it would otherwise pin it there
+                # and zero its rows and columns of the local element matrices: a wrong parallel Jacobian)
+                self.mesh.topology.create_connectivity(self.dim, self.dim)
+                inside = fem.locate_dofs_topological(V, self.dim, self.tm.cells(*f.volumes))
                 value = fem.Constant(self.mesh, 1.0) if f.name == "concentration" else zero
                 off = np.setdiff1d(all_dofs, inside).astype(np.int32)
                 bcs.append(fem.dirichletbc(value, off, V))
@@ -696,6 +704,9 @@ class CellProblem:
             self.assembly_s += (after[0] - before[0]) + (after[1] - before[1])
             self.linear_solve_s += after[2] - before[2]
         reason = snes.getConvergedReason()
+        log.debug("Newton solve %d (load %.3g, reuse %s): reason %d after %d iterations, %d Krylov, "
+                  "%d Jacobians in all", self._solve_count, float(self.load.value), reuse, reason,
+                  snes.getIterationNumber(), snes.getLinearSolveIterations(), self.jacobians)
         self.newton_iterations += snes.getIterationNumber()
         self.linear_iterations += snes.getLinearSolveIterations()
         finite = all(np.isfinite(u.x.array).all() for u in self.unknowns)
