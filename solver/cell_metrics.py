@@ -85,7 +85,7 @@ def plating_uniformity(prob) -> dict:
     pc = prob.plating_current
     interpolate_surface(prob, pc, j)
     n_owned = prob.c_hat.function_space.dofmap.index_map.size_local
-    out = uniformity(prob.comm, [(pc[n], prob.sm[n]) for n in prob.surfaces], j.x.array[prob.S_dofs[prob.S_dofs < n_owned]])
+    out = uniformity(prob.comm, [(pc[n], prob.sm[n]) for n in prob.surfaces], j.x.array[prob.S_dofs[prob.S_dofs < n_owned]], prob.mesh)
     if prob.i_leak:  # share of the plating that lands on top of an electronically leaky film
         leak = sum(prob._integrate(-prob.i_leak[n] * prob.sm[n]) for n in prob.i_leak)
         out["above_coating_fraction"] = leak / (out["current_density_mean_A_m2"] * out["area_m2"])
