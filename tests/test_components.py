@@ -101,7 +101,7 @@ def test_plating_interface_residual():
 
 
 def test_thin_film_equation_residual():
-    """Thin film: R_ψ(1) = s_φ ℓ W [BV(V − ψ) − (ψ − φ) Vt/ASR]."""
+    """Thin film: R_ψ(1) = s_φ W [BV(V − ψ) − (ψ − φ) Vt/ASR] (the charge balance's scale)."""
     prob = cell(t=20e-9, model="thin", op=Operation("potentiostatic", None, -0.03, 298.15))
     comp = comp_of(prob, C.PlatingInterface)
     psi = -0.01 / Vt
@@ -110,7 +110,7 @@ def test_thin_film_equation_residual():
     eta = (-0.03 / Vt - psi) * Vt
     i_kin = 10.0 * (np.exp(0.5 * eta / Vt) - np.exp(-0.5 * eta / Vt))
     i_film = psi * Vt / (20e-9 / 1e-2)
-    assert R == pytest.approx(prob.s_phi * L * W * (i_kin - i_film), rel=1e-10)
+    assert R == pytest.approx(prob.s_phi * W * (i_kin - i_film), rel=1e-10)
 
 
 def test_galvanostatic_constraint_residual():
