@@ -1,4 +1,10 @@
-"""Shared fixtures; after each test: gc.collect() and a barrier, so PETSc objects die together on all ranks."""
+"""Shared fixtures; after each test: gc.collect() and a barrier, so PETSc objects die together on all ranks.
+
+Under mpiexec the automatic (cyclic) garbage collector is off between those points: MPI tests run serial
+references on COMM_SELF after a parallel solve, and a collection that started on one rank alone inside
+that rank-local work destroyed the parallel solve's PETSc/DOLFINx objects there, a collective call the
+other rank joined only after its FFCx compile lock (held by the blocked rank) had timed out (120 s, then
+a failed test; the same pattern as ``licoat.sweep._rank0_only``)."""
 
 import gc
 
@@ -8,6 +14,9 @@ from licoat import import_stack
 
 import_stack()
 from mpi4py import MPI  # noqa: E402
+
+if MPI.COMM_WORLD.size > 1:
+    gc.disable()
 
 
 @pytest.fixture(autouse=True)
