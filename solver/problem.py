@@ -470,8 +470,8 @@ class CellProblem:
             all_dofs = np.arange(n, dtype=np.int32)
             if f.volumes is not None and set(f.volumes) != set(self.ionic_volumes + self.metal_volumes):
                 # with remote dofs: a dof on a rank boundary is inside if a cell of the field's volumes holds
-                # it on ANY rank (a rank seeing only outside cells around it would otherwise pin it there
-                # and zero its rows and columns of the local element matrices: a wrong parallel Jacobian)
+                # it on ANY rank, so that every rank pins the same dofs (a rank seeing only outside cells
+                # around it pinned it alone before; harmless, as those cells add nothing to the field)
                 self.mesh.topology.create_connectivity(self.dim, self.dim)
                 inside = fem.locate_dofs_topological(V, self.dim, self.tm.cells(*f.volumes))
                 value = fem.Constant(self.mesh, 1.0) if f.name == "concentration" else zero

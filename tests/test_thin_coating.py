@@ -86,7 +86,6 @@ def test_electronic_leakage_through_a_thin_film():
     assert m["plating"]["above_coating_fraction"] == pytest.approx(g_e / (g_i + g_e), rel=1e-3)
 
 
-
 def test_film_rows_carry_the_charge_balance_scale():
     """Every residual block O(1) (physics.md §10): the film equation's Jacobian diagonal on the surface is
     the charge balance's surface term d(i_film)/d(psi) in the same scale s_phi, i.e. within h/(kappa ASR)
