@@ -75,7 +75,7 @@ def test_index_file_tags_equal_xdmf_tags(shared_tmp):
     world = MPI.COMM_WORLD
     build_mesh_cached(world, PIL, Path(shared_tmp))
     entry = cache_directory(Path(shared_tmp)) / cache_key(PIL)
-    fast, slow = read_entry(world, entry), read_entry(world, entry, index_files=False)
+    fast, slow = read_entry(world, entry, partition=False), read_entry(world, entry, index_files=False)
     assert (entry / "facet_cells.npy").exists()
     for a, b in ((fast.cell_tags, slow.cell_tags), (fast.facet_tags, slow.facet_tags)):
         # same mesh partition and numbering: the same (entity, value) pairs on every rank
@@ -84,3 +84,68 @@ def test_index_file_tags_equal_xdmf_tags(shared_tmp):
         assert len(pa) > 0 and pa == pb
     present = set(np.concatenate(world.allgather(np.unique(fast.facet_tags.values))).tolist())
     assert present == {tag for d, tag in fast.groups.values() if d == 2}
+
+
+def _cells_by_original_index(comm, tm):
+    """{file cell index: its sorted vertex coordinates} over all ranks (owned cells only)."""
+    import numpy as np
+
+    msh, tdim = tm.mesh, tm.dim
+    n = msh.topology.index_map(tdim).size_local
+    x = msh.geometry.x[msh.geometry.dofmaps[0][:n]]  # (cells, vertices, 3)
+    x = np.sort(np.round(x.reshape(n, -1, 3), 15), axis=1).reshape(n, -1)
+    orig = np.asarray(msh.topology.original_cell_index[:n])
+    out = {}
+    for o, xx in comm.allgather((orig, x)):
+        out.update(zip(o.tolist(), map(tuple, xx)))
+    return out
+
+
+@pytest.mark.parametrize("p", [SIN, PIL], ids=["2D sinusoid", "3D pillars"])
+def test_partitioned_read_restores_the_writers_cells(shared_tmp, p):
+    """Read on as many ranks as wrote it, every rank gets back the cells it owned when the entry was
+    written, and the mesh equals DOLFINx's own read of the file (same file cells with the same
+    vertices, same groups' areas and volumes, same geometric dimension)."""
+    import numpy as np
+
+    from licoat.meshes.cache import cache_directory, cache_key, read_entry
+
+    world = MPI.COMM_WORLD
+    written, hit = build_mesh_cached(world, p, Path(shared_tmp))
+    assert not hit
+    entry = cache_directory(Path(shared_tmp)) / cache_key(p)
+    got, ref = read_entry(world, entry), read_entry(world, entry, partition=False)
+    tdim = got.dim
+    imap = got.mesh.topology.index_map(tdim)
+    assert imap.size_local == written.mesh.topology.index_map(tdim).size_local
+    start = world.exscan(imap.size_local) or 0
+    assert np.array_equal(got.mesh.topology.original_cell_index[:imap.size_local],
+                          np.arange(start, start + imap.size_local))
+    assert got.mesh.geometry.x.shape[1] == ref.mesh.geometry.x.shape[1]
+    assert got.mesh.ufl_domain().geometric_dimension == ref.mesh.ufl_domain().geometric_dimension
+    assert _cells_by_original_index(world, got) == _cells_by_original_index(world, ref)
+    for name in (0, tdim - 1, tdim):
+        assert got.mesh.topology.index_map(name).size_global == ref.mesh.topology.index_map(name).size_global
+    a, b = geometry_report(got, p), geometry_report(ref, p)
+    assert a["cells"] == b["cells"]
+    for key in ("interface_areas_m2", "volumes_m3"):
+        assert set(a[key]) == set(b[key]) and a[key]
+        for name, v in b[key].items():
+            assert a[key][name] == pytest.approx(v, rel=1e-12), (key, name)
+
+
+def test_entry_written_on_other_rank_count_is_partitioned_afresh(shared_tmp):
+    """An entry written by one rank and read by all of them takes DOLFINx's partitioner."""
+    from licoat.meshes.cache import cache_directory, cache_key, read_entry
+
+    world = MPI.COMM_WORLD
+    if world.rank == 0:
+        build_mesh_cached(MPI.COMM_SELF, PIL, Path(shared_tmp))
+    world.barrier()
+    entry = cache_directory(Path(shared_tmp)) / cache_key(PIL)
+    tm = read_entry(world, entry)
+    ref = build_mesh(MPI.COMM_SELF, PIL)
+    a, b = geometry_report(tm, PIL), geometry_report(ref, PIL)
+    assert a["cells"] == b["cells"]
+    for name, v in b["interface_areas_m2"].items():
+        assert a["interface_areas_m2"][name] == pytest.approx(v, rel=1e-12), name
