@@ -5,20 +5,21 @@ and the cache format. An entry is a directory ``<key>/`` holding
 
 * ``mesh.xdmf`` + ``mesh.h5``: the mesh (metres) with its ``cell_tags`` and ``facet_tags``, written
   and read collectively by all ranks with :class:`dolfinx.io.XDMFFile` (parallel HDF5);
-* ``meta.json``: the physical groups (name -> [dim, tag]), the generator info and the writer's
-  partition (owned cells per rank, in file order);
-* ``cell_values.npy``, ``facet_cells.npy``: the tags by cell position in the file, and
-  ``shared_nodes.npy``: the file's node indices on the writer's process boundaries.
+* ``meta.json``: the physical groups (name -> [dim, tag]) and the generator info;
+* ``cell_values.npy``, ``facet_cells.npy``: the tags by cell position in the file;
+* ``partitions/<ranks>/``: a partition of the cells for that rank count (``owner.npy``, the rank of
+  each file cell, and ``shared_nodes.npy``, the nodes on process boundaries): the writer's, and one
+  for each other rank count the entry has been read on.
 
 On a miss the generator (Gmsh) runs and the entry is written into ``<key>.<pid>.tmp/``, which
 rank 0 renames to ``<key>/`` once complete, so a crashed or concurrent writer never leaves a
-half-written entry that another run would read. On a hit Gmsh does not run at all. Read on as many
-ranks as wrote it, each rank takes back the writer's cells and DOLFINx builds the topology from them
-directly (no dual graph, no graph partitioner, no cell reordering: the file holds the writer's
-ordered cells): 1.4 M tetrahedra load in about half the time of DOLFINx's ``read_mesh``
-(``benchmarks/mesh_cache_io.py``). On another rank count the entry is read and partitioned afresh
-(``GhostMode.none``). Tags are addressed by name, so the solver sees the same mesh either way; cells
-may be numbered differently.
+half-written entry that another run would read. On a hit Gmsh does not run at all. On a rank count
+with a recorded partition, each rank takes back its recorded cells and DOLFINx builds the topology
+from them directly (no dual graph, no graph partitioner, no cell reordering: the file holds the
+writer's ordered cells): 1.2 M tetrahedra load in 1/2 (1 rank) to 1/3 (2 ranks) of the time of
+DOLFINx's ``read_mesh`` (``benchmarks/mesh_cache_io.py``). The first read on another rank count
+partitions the cells afresh (``GhostMode.none``) and records that partition. Tags are addressed by
+name, so the solver sees the same mesh either way; cells may be numbered differently.
 
 Directory: ``cache_dir``, else ``$LICOAT_CACHE_DIR``, else ``~/.cache/licoat/meshes``.
 ``timing`` (a dict), when given, receives ``mesh_io_s``: wall time spent reading or writing the
@@ -42,7 +43,7 @@ from licoat.meshes.common import TaggedMesh, write_tagged_xdmf
 import dolfinx  # noqa: E402
 from dolfinx.io import XDMFFile  # noqa: E402
 
-FORMAT = 3  # 1: Gmsh .msh read by rank 0; 2: XDMF/HDF5 read collectively; 3: + the writer's partition
+FORMAT = 3  # 1: Gmsh .msh read by rank 0; 2: XDMF/HDF5 read collectively; 3: + recorded partitions
 
 
 def _generator_source_hash() -> str:
@@ -105,17 +106,44 @@ def write_entry(tm: TaggedMesh, directory: Path) -> None:
     if simplex:
         cvals, frows = _tags_by_file_cell(tm)
         cvals, frows = comm.gather(cvals, root=0), comm.gather(frows, root=0)
-    partition = comm.gather(tm.mesh.topology.index_map(tm.dim).size_local, root=0)
-    # a node on a process boundary is a ghost on at least one rank (GhostMode.none): their union
-    geo = tm.mesh.geometry.index_map()
-    shared = comm.gather(np.asarray(geo.ghosts, dtype=np.int64), root=0)
     if comm.rank == 0:
         if simplex:
             np.save(directory / "cell_values.npy", np.concatenate(cvals))
             np.save(directory / "facet_cells.npy", np.concatenate(frows))
-        np.save(directory / "shared_nodes.npy", np.unique(np.concatenate(shared)))
-        doc = {"groups": {k: list(v) for k, v in tm.groups.items()}, "info": tm.info, "partition": partition}
+        doc = {"groups": {k: list(v) for k, v in tm.groups.items()}, "info": tm.info}
         (directory / "meta.json").write_text(json.dumps(doc, default=float))
+    # the file holds each rank's owned cells and nodes in turn, in local order
+    imap = tm.mesh.topology.index_map(tm.dim)
+    _store_partition(comm, directory, np.arange(*imap.local_range, dtype=np.int64),
+                     np.asarray(tm.mesh.geometry.index_map().ghosts, dtype=np.int64))
+
+
+def _partition_dir(directory: Path, ranks: int) -> Path:
+    return directory / "partitions" / str(ranks)
+
+
+def _store_partition(comm, directory: Path, file_cells: np.ndarray, ghost_nodes: np.ndarray) -> None:
+    """Record a partition of the entry's cells for later reads on ``comm.size`` ranks.
+
+    ``file_cells``: this rank's owned cells as positions in the file; ``ghost_nodes``: file node
+    indices of its ghost nodes. Writes ``partitions/<ranks>/owner.npy`` (the rank of each file cell)
+    and ``shared_nodes.npy`` (the nodes on process boundaries: with ``GhostMode.none`` each is a
+    ghost on at least one rank), atomically (a directory renamed into place; an existing one is kept).
+    """
+    cells, ghosts = comm.gather(file_cells, root=0), comm.gather(ghost_nodes, root=0)
+    if comm.rank == 0:
+        final = _partition_dir(directory, comm.size)
+        tmp = final.with_name(f"{final.name}.{os.getpid()}.tmp")
+        try:
+            tmp.mkdir(parents=True, exist_ok=True)
+            owner = np.empty(sum(len(c) for c in cells), dtype=np.int32)
+            for rank, c in enumerate(cells):
+                owner[c] = rank
+            np.save(tmp / "owner.npy", owner)
+            np.save(tmp / "shared_nodes.npy", np.unique(np.concatenate(ghosts)))
+            tmp.replace(final)
+        except OSError:  # another run recorded the same partition meanwhile, or a read-only cache
+            shutil.rmtree(tmp, ignore_errors=True)
     comm.barrier()
 
 
@@ -160,13 +188,13 @@ def _exchange(comm, blocks: list[np.ndarray], dtype, width: int = 1) -> tuple[np
     return recv.reshape(-1, width), rcounts // width
 
 
-def _read_partitioned(comm, f, directory: Path, partition: list[int]):
-    """The mesh on the writer's partition: each rank builds the topology of its own cells.
+def _read_partitioned(comm, f, pdir: Path):
+    """The mesh on a recorded partition (``pdir``): each rank builds the topology of its own cells.
 
-    XDMF reads an equal share of cells and nodes on every rank; the cells move to the rank that owned
-    them when the entry was written, the nodes to the ranks whose cells use them. The vertices shared
-    with other ranks are known from the file (``shared_nodes.npy``), so DOLFINx's ``create_topology``
-    needs no dual graph, and the cells keep the writer's (locality-preserving) order.
+    XDMF reads an equal share of cells and nodes on every rank; the cells move to their recorded
+    rank (keeping their file order), the nodes to the ranks whose cells use them. The vertices shared
+    with other ranks are recorded too, so DOLFINx's ``create_topology`` needs no dual graph, and the
+    cells keep the writer's (locality-preserving) order.
     """
     from dolfinx import cpp as _cpp
 
@@ -174,29 +202,24 @@ def _read_partitioned(comm, f, directory: Path, partition: list[int]):
     x = f.read_geometry_data(name="mesh")
     nv, gdim = cells.shape[1], x.shape[1]
     mine = _equal_split(comm, cells.shape[0])
-    want = np.concatenate([[0], np.cumsum(partition)]).astype(np.int64)
     r = comm.rank
-    # cells: the overlap of my file range with each rank's partition range
-    blocks = []
-    for d in range(comm.size):
-        lo, hi = max(mine[r], want[d]), min(mine[r + 1], want[d + 1])
-        blocks.append(cells[lo - mine[r]:max(hi, lo) - mine[r]])
-    cells = _exchange(comm, blocks, np.int64, nv)[0]  # sources in rank order = file order
-    original = np.arange(want[r], want[r + 1], dtype=np.int64)
-    # nodes: ask the rank that read each needed node for its coordinates; the replies come back by
-    # source rank, i.e. in the order of the requests sorted by owner
+    owner = np.asarray(np.load(pdir / "owner.npy", mmap_mode="r")[mine[r]:mine[r + 1]])
+    order = np.argsort(owner, kind="stable")  # by destination, file order within each
+    rows = np.column_stack([cells, np.arange(mine[r], mine[r + 1], dtype=np.int64)])[order]
+    split = np.cumsum(np.bincount(owner, minlength=comm.size))[:-1]
+    got = _exchange(comm, np.split(rows, split), np.int64, nv + 1)[0]  # by source rank: file order
+    cells, original = np.ascontiguousarray(got[:, :nv]), np.ascontiguousarray(got[:, nv])
+    # nodes: ask the rank that read each needed node for its coordinates (sorted nodes: the requests,
+    # and so the replies by source rank, are in node order)
     xoff = _equal_split(comm, x.shape[0])
     used = np.zeros(xoff[-1], dtype=bool)  # a mark per file node: 10x faster than np.unique here
     used[cells.ravel()] = True
     nodes = np.flatnonzero(used).astype(np.int64)
     del used
-    owner = np.searchsorted(xoff, nodes, side="right") - 1
-    asked, n_asked = _exchange(comm, [nodes[owner == d] for d in range(comm.size)], np.int64)
+    asked, n_asked = _exchange(comm, np.split(nodes, np.searchsorted(nodes, xoff[1:-1])), np.int64)
     asked = np.split(asked.ravel() - xoff[r], np.cumsum(n_asked)[:-1])
-    coords = _exchange(comm, [x[i] for i in asked], np.float64, gdim)[0]
-    x_nodes = np.empty((len(nodes), gdim))
-    x_nodes[np.argsort(owner, kind="stable")] = coords
-    shared = np.load(directory / "shared_nodes.npy", mmap_mode="r")
+    x_nodes = _exchange(comm, [x[i] for i in asked], np.float64, gdim)[0]
+    shared = np.load(pdir / "shared_nodes.npy", mmap_mode="r")
     boundary = nodes[np.isin(nodes, shared)] if len(shared) else np.empty(0, np.int64)
     cell_type = f.read_cell_type(name="mesh")[0]
     topology = _cpp.mesh.create_topology(comm, [cell_type], [cells.ravel()], [original],
@@ -215,20 +238,27 @@ def _read_partitioned(comm, f, directory: Path, partition: list[int]):
 def read_entry(comm, directory: Path, index_files: bool = True, partition: bool = True) -> TaggedMesh:
     """Read a cache entry collectively on ``comm`` (every rank reads its share of the HDF5 data).
 
-    ``partition=True`` takes back the writer's partition when ``comm`` has as many ranks as wrote the
-    entry (and the mesh is affine simplicial with index files); otherwise DOLFINx's ``read_mesh``
-    partitions the cells afresh. ``index_files=False`` reads the tags from the XDMF file instead
-    (slower; the same tags; implies ``partition=False``).
+    ``partition=True``: on a rank count with a recorded partition (the writer's, or one recorded by
+    an earlier read) the cells go back to their recorded ranks and the topology is built directly;
+    otherwise DOLFINx's ``read_mesh`` partitions the cells and the partition is recorded for the next
+    read (affine simplicial meshes with index files). ``index_files=False`` reads the tags from the
+    XDMF file instead (slower; the same tags; implies ``partition=False``).
     """
     doc = comm.bcast(json.loads((directory / "meta.json").read_text()) if comm.rank == 0 else None, root=0)
     fast_tags = index_files and (directory / "facet_cells.npy").exists()
-    stored = doc.get("partition")
+    pdir = _partition_dir(directory, comm.size)
     with XDMFFile(comm, str(directory / "mesh.xdmf"), "r") as f:
-        if partition and fast_tags and stored and len(stored) == comm.size \
-                and (directory / "shared_nodes.npy").exists() and f.read_cell_type(name="mesh")[1] == 1:
-            mesh = _read_partitioned(comm, f, directory, stored)
+        usable = partition and fast_tags and f.read_cell_type(name="mesh")[1] == 1
+        recorded = comm.bcast((pdir / "owner.npy").exists() if comm.rank == 0 else None, root=0)
+        if usable and recorded:
+            mesh = _read_partitioned(comm, f, pdir)
         else:
             mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
+            if usable:
+                tdim = mesh.topology.dim
+                n, g = mesh.topology.index_map(tdim).size_local, mesh.geometry.index_map().size_local
+                _store_partition(comm, directory, np.asarray(mesh.topology.original_cell_index[:n], dtype=np.int64),
+                                 np.asarray(mesh.geometry.input_global_indices[g:], dtype=np.int64))
         mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
         if fast_tags:
             cell_tags, facet_tags = _tags_from_file_cells(mesh, directory)
