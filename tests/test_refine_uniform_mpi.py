@@ -1,0 +1,1 @@
+test_refine_uniform.py
