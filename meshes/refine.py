@@ -35,8 +35,11 @@ max/mean 0.01 % apart.
 
 Tags go to the children (cells) and the child facets (facets), so every group keeps its name;
 ``info`` gains ``refinement_levels`` and ``snapped_vertices``. The figures above were measured with
-``dolfinx.mesh.refine``; the refinement pattern differs (see :func:`refine_uniform`), the
-``test_refine_*`` comparisons with directly meshed hosts hold for both.
+``dolfinx.mesh.refine``; with :func:`refine_uniform` (same benchmark): one level on 1 rank, refine + snap
+5.0 s instead of 20.6 s, minimum quality 0.167 instead of 0.049 (the red refinement keeps the shapes),
+the solved cell voltage, plating cv and max/mean 0.008 %, 0.7 % and 0.04 % from the direct mesh's; two
+levels on 2 ranks, 3.4 M cells in 7.6 s (Gmsh 3.5 s), porosity and specific surface area within 0.003 %
+and 0.004 % of the direct mesh, minimum quality 0.017.
 """
 
 from __future__ import annotations
