@@ -16,7 +16,7 @@ Measured (the slowest rank's value where it is a time):
 * ``peak_rss_mib``: the largest peak resident set size of any rank (getrusage), the Poisson
   reference included;
 * ``poisson``: -lap u = 1 on a unit cube of tetrahedra with ~the same DOFs, u = 0 on the boundary,
-  P1, CG + GAMG (rtol 1e-8): assembly and solve times, iterations.
+  P1, CG + GAMG (rtol 1e-8): assembly and solve times (the fastest of 3), iterations.
 """
 
 import json
@@ -74,8 +74,10 @@ def event_times(comm) -> dict:
     return out
 
 
-def poisson_reference(comm, dofs: int) -> dict:
-    """P1 Poisson, CG + GAMG, on a unit cube with (n + 1)^3 ~ dofs vertices."""
+def poisson_reference(comm, dofs: int, repeats: int = 3) -> dict:
+    """P1 Poisson, CG + GAMG, on a unit cube with (n + 1)^3 ~ dofs vertices: assembly and solve, the
+    fastest of ``repeats`` (a sub-second reference is otherwise at the mercy of the shared machine:
+    0.30-0.46 s for the same 29 k-DOF solve in one session)."""
     import dolfinx
     import dolfinx.fem.petsc
     import ufl
@@ -89,31 +91,35 @@ def poisson_reference(comm, dofs: int) -> dict:
     mesh.topology.create_connectivity(2, 3)
     facets = dolfinx.mesh.exterior_facet_indices(mesh.topology)
     bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 2, facets), V)
-    comm.barrier()
-    t0 = time.perf_counter()
-    A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
-    A.assemble()
-    b = dolfinx.fem.petsc.assemble_vector(L)
-    dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    dolfinx.fem.petsc.set_bc(b, [bc])
-    assembly_s = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
-    ksp = PETSc.KSP().create(comm)
-    ksp.setOperators(A)
-    ksp.setType("cg")
-    ksp.getPC().setType("gamg")
-    ksp.setTolerances(rtol=1e-8)
-    x = b.duplicate()
-    comm.barrier()
-    t0 = time.perf_counter()
-    ksp.solve(b, x)
-    solve_s = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
-    out = {"dofs": V.dofmap.index_map.size_global, "assembly_s": assembly_s, "solve_s": solve_s,
-           "total_s": assembly_s + solve_s, "iterations": ksp.getIterationNumber(),
-           "converged": ksp.getConvergedReason() > 0}
-    for obj in (ksp, A, b, x):
-        obj.destroy()
-    return out
+    best = None
+    for _ in range(repeats):
+        comm.barrier()
+        t0 = time.perf_counter()
+        A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
+        A.assemble()
+        b = dolfinx.fem.petsc.assemble_vector(L)
+        dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        dolfinx.fem.petsc.set_bc(b, [bc])
+        assembly_s = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+        ksp = PETSc.KSP().create(comm)
+        ksp.setOperators(A)
+        ksp.setType("cg")
+        ksp.getPC().setType("gamg")
+        ksp.setTolerances(rtol=1e-8)
+        x = b.duplicate()
+        comm.barrier()
+        t0 = time.perf_counter()
+        ksp.solve(b, x)
+        solve_s = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+        out = {"dofs": V.dofmap.index_map.size_global, "assembly_s": assembly_s, "solve_s": solve_s,
+               "total_s": assembly_s + solve_s, "iterations": ksp.getIterationNumber(),
+               "converged": ksp.getConvergedReason() > 0, "repeats": repeats}
+        for obj in (ksp, A, b, x):
+            obj.destroy()
+        if best is None or out["total_s"] < best["total_s"]:
+            best = out
+    return best
 
 
 def main(argv):

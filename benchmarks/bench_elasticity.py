@@ -8,7 +8,7 @@ Usage: [mpiexec -n N] python benchmarks/bench_elasticity.py OUT.json MESH_SIZE_U
        python benchmarks/bench_elasticity.py --results   (the points of run_all.py, 1 and 2 ranks, into
                                                           benchmarks/results/elasticity_vs_poisson.json)
 
-Measured (the slowest rank's times): assembly_s, pc_setup_s (the p-multigrid's interpolation, Galerkin
+Measured (the slowest rank's times, the faster of two solves after a warm-up): assembly_s, pc_setup_s (the p-multigrid's interpolation, Galerkin
 P1 operator, Chebyshev eigenvalue estimate and GAMG setup), linear_solve_s (set-up + CG), Krylov
 iterations, DOFs, the load average before and after the point (the machine is shared: the ratio within
 one run is what counts), and ``elasticity_over_poisson`` = (assembly + linear solve) / (Poisson
@@ -53,8 +53,13 @@ def main(argv):
     mesh_s = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     solids = {"anode": me.Solid(G=3.4e9, nu=0.42), "coating": me.Solid(G=60e9, nu=0.25)}
     me.solve_elasticity(comm, tm, solids, 1e6, linear_solver="iterative")  # JIT warm-up
-    comm.barrier()
-    st = me.solve_elasticity(comm, tm, solids, 1e6, linear_solver="iterative")
+    st = None
+    for _ in range(2):  # the faster of two, like the reference's fastest of three
+        comm.barrier()
+        run = me.solve_elasticity(comm, tm, solids, 1e6, linear_solver="iterative")
+        t = comm.allreduce(run.solver_info["assembly_s"] + run.solver_info["linear_solve_s"], op=MPI.MAX)
+        if st is None or t < best_s:
+            st, best_s = run, t
     info = st.solver_info
     row = {"case": "coated Li anode 3D (elasticity, P2)", "mesh_size_um": h_um, "ranks": comm.size,
            "dofs": int(info["dofs"]), "mesh_s": mesh_s, "method": info["method"],
