@@ -38,7 +38,7 @@ import numpy as np
 from mpi4py import MPI
 
 from licoat import __version__
-from licoat.meshes.common import TaggedMesh, write_tagged_xdmf
+from licoat.meshes.common import TaggedMesh, mesh_from_local_numbering, write_tagged_xdmf
 
 import dolfinx  # noqa: E402
 from dolfinx.io import XDMFFile  # noqa: E402
@@ -229,8 +229,6 @@ def _read_partitioned(comm, f, pdir: Path):
     ``create_topology``). XDMF reads an equal share of cells and nodes on every rank; the cells move
     to their recorded rank, the nodes to the ranks whose cells use them.
     """
-    from dolfinx import cpp as _cpp
-
     rec = np.load(pdir / f"topology.{comm.rank}.npz")
     cells = f.read_topology_data(name="mesh").astype(np.int64)
     x = f.read_geometry_data(name="mesh")
@@ -257,22 +255,8 @@ def _read_partitioned(comm, f, pdir: Path):
     asked, n_asked = _exchange(comm, np.split(nodes, np.searchsorted(nodes, xoff[1:-1])), np.int64)
     asked = np.split(asked.ravel() - xoff[r], np.cumsum(n_asked)[:-1])
     x_nodes = _exchange(comm, [x[i] for i in asked], np.float64, gdim)[0]
-    cell_type = f.read_cell_type(name="mesh")[0]
-    if comm.size == 1:
-        vertex_map = _cpp.common.IndexMap(comm, int(rec["owned_vertices"]))
-    else:
-        vertex_map = _cpp.common.IndexMap(comm, int(rec["owned_vertices"]), rec["ghosts"], rec["ghost_owners"], 0)
-    cell_map = _cpp.common.IndexMap(comm, len(original))
-    topology = _cpp.mesh.Topology(cell_type, vertex_map, cell_map,
-                                  _cpp.graph.AdjacencyList_int32(np.ascontiguousarray(rec["cells"], dtype=np.int32)),
-                                  original)
-    cmap = dolfinx.fem.coordinate_element(cell_type, 1)
-    geometry = _cpp.mesh.create_geometry(topology, [cmap._cpp_object], nodes, cells.ravel(), x_nodes.ravel(), gdim)
-    import basix.ufl
-    import ufl
-
-    domain = ufl.Mesh(basix.ufl.element("Lagrange", cell_type.name, 1, shape=(gdim,)))
-    mesh = dolfinx.mesh.Mesh(_cpp.mesh.Mesh_float64(comm, topology, geometry), domain)
+    mesh = mesh_from_local_numbering(comm, f.read_cell_type(name="mesh")[0], rec["cells"], rec["owned_vertices"],
+                                     rec["ghosts"], rec["ghost_owners"], original, nodes, cells, x_nodes)
     mesh.name = "mesh"
     return mesh
 

@@ -129,6 +129,34 @@ class TaggedMesh:
 ROLE_RANK = {"metal": 0, "coating": 1, "electrolyte": 1000}
 
 
+def mesh_from_local_numbering(comm, cell_type, cells: np.ndarray, owned_vertices: int, ghosts: np.ndarray,
+                              ghost_owners: np.ndarray, original: np.ndarray, nodes: np.ndarray,
+                              cell_nodes: np.ndarray, x: np.ndarray) -> dolfinx.mesh.Mesh:
+    """An affine DOLFINx mesh without ghost cells from every rank's own numbering, with nothing for
+    DOLFINx to compute but the geometry's dofmap (no dual graph, partitioner, cell reordering or
+    vertex numbering, which ``create_topology`` would do):
+
+    ``cells`` (owned cells x vertices, local vertex indices), the vertex index map (``owned_vertices``
+    owned, then ``ghosts`` by global index with their ``ghost_owners``), ``original`` (a global index
+    per cell); ``nodes`` (the sorted global node numbers this rank holds), ``cell_nodes`` (each cell's
+    global node numbers, rows as ``cells``) and ``x`` (the coordinates of ``nodes``, gdim columns)."""
+    import basix.ufl
+    import ufl
+    from dolfinx import cpp as _cpp
+
+    vertex_map = _cpp.common.IndexMap(comm, int(owned_vertices), np.asarray(ghosts, dtype=np.int64),
+                                      np.asarray(ghost_owners, dtype=np.int32), 0)
+    topology = _cpp.mesh.Topology(cell_type, vertex_map, _cpp.common.IndexMap(comm, len(cells)),
+                                  _cpp.graph.AdjacencyList_int32(np.ascontiguousarray(cells, dtype=np.int32)),
+                                  np.asarray(original, dtype=np.int64))
+    gdim = x.shape[1]
+    cmap = dolfinx.fem.coordinate_element(cell_type, 1)
+    geometry = _cpp.mesh.create_geometry(topology, [cmap._cpp_object], nodes, np.ascontiguousarray(cell_nodes).ravel(),
+                                         np.ascontiguousarray(x).ravel(), gdim)
+    domain = ufl.Mesh(basix.ufl.element("Lagrange", cell_type.name, 1, shape=(gdim,)))
+    return dolfinx.mesh.Mesh(_cpp.mesh.Mesh_float64(comm, topology, geometry), domain)
+
+
 def default_region_roles(groups: dict, dim: int) -> dict:
     """Roles of the volumes that licoat's generators create (``anode``/``host``/``collector`` metal,
     ``coating``/``coating_<k>`` layer k, ``electrolyte``); a generator may pass its own."""

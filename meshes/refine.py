@@ -50,13 +50,12 @@ from licoat import import_stack
 
 import_stack()
 import basix  # noqa: E402
-import ufl  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
 import dolfinx.mesh  # noqa: E402
 
 from licoat.meshes import fibers  # noqa: E402
-from licoat.meshes.common import GeometryError, TaggedMesh  # noqa: E402
+from licoat.meshes.common import GeometryError, TaggedMesh, mesh_from_local_numbering  # noqa: E402
 
 
 def _axes(p: dict, fibres) -> list[tuple]:
@@ -239,18 +238,16 @@ def refine_uniform(tm: TaggedMesh) -> TaggedMesh:
     to the children, facet tags to the child facets.
 
     The same vertices, edges and facets as ``dolfinx.mesh.refine`` (uniform, no redistribution),
-    whose Plaza (longest-edge bisection) pattern splits the cells differently, built without what makes that call slow on large meshes (a dual
-    graph, a cell reordering and a vertex numbering of the new mesh: 536 k -> 4.3 M tetrahedra
-    11 s on 2 ranks): the new vertices are the old vertices and the edges, whose index maps already
+    whose Plaza (longest-edge bisection) pattern splits the cells differently, built without what
+    makes that call slow on large meshes (a dual graph, a cell reordering and a vertex numbering of
+    the new mesh: 536 k -> 4.3 M tetrahedra 11 s on 2 ranks): the new vertices are the old vertices and the edges, whose index maps already
     number them across the ranks, so the topology is constructed directly."""
-    from dolfinx import cpp as _cpp
-
     mesh = tm.mesh
     comm, top, tdim = mesh.comm, mesh.topology, mesh.topology.dim
     cell_type = top.cell_type
-    cmap = mesh.geometry.cmaps[0]
     ghost_cells = comm.allreduce(top.index_map(tdim).num_ghosts, op=MPI.SUM)
-    if cell_type not in (dolfinx.mesh.CellType.triangle, dolfinx.mesh.CellType.tetrahedron) or cmap.degree != 1 or ghost_cells:
+    if cell_type not in (dolfinx.mesh.CellType.triangle, dolfinx.mesh.CellType.tetrahedron) \
+            or mesh.geometry.cmaps[0].degree != 1 or ghost_cells:
         raise ValueError("refine_uniform: affine triangles or tetrahedra without ghost cells only")
     top.create_entities(1)
     top.create_entities(tdim - 1)
@@ -286,16 +283,11 @@ def refine_uniform(tm: TaggedMesh) -> TaggedMesh:
         children = np.concatenate([pts[:, _CORNERS], inner], axis=1)
     nch = children.shape[1]
     cells = np.ascontiguousarray(children.reshape(-1, nvc), dtype=np.int32)
-    vertex_map = (_cpp.common.IndexMap(comm, owned) if comm.size == 1 else
-                  _cpp.common.IndexMap(comm, owned, ghosts, np.concatenate([vo, eo]).astype(np.int32), 0))
-    first = comm.exscan(len(cells)) or 0
-    topology = _cpp.mesh.Topology(cell_type, vertex_map, _cpp.common.IndexMap(comm, len(cells)),
-                                  _cpp.graph.AdjacencyList_int32(cells), first + np.arange(len(cells), dtype=np.int64))
     numbers = np.concatenate([offset + np.arange(owned), ghosts])  # new global number of each local vertex
     order = np.argsort(numbers)
-    geometry = _cpp.mesh.create_geometry(topology, [cmap._cpp_object], numbers[order],
-                                         numbers[cells].ravel(), X[order, :gdim].ravel(), gdim)
-    new = dolfinx.mesh.Mesh(_cpp.mesh.Mesh_float64(comm, topology, geometry), ufl.Mesh(mesh.ufl_domain().ufl_coordinate_element()))
+    new = mesh_from_local_numbering(comm, cell_type, cells, owned, ghosts, np.concatenate([vo, eo]),
+                                    (comm.exscan(len(cells)) or 0) + np.arange(len(cells)), numbers[order],
+                                    numbers[cells], X[order, :gdim])
     new.topology.create_entities(tdim - 1)
     new.topology.create_connectivity(tdim - 1, tdim)
 
