@@ -9,8 +9,7 @@ Targets (issue 12): Newton step <= 1.5x Poisson, Jacobian assembly <= 0.3x the l
 <= 5 % of the run, 1 -> 2 ranks solve efficiency >= 80 %. Ratios only; nothing asserts.
 
 Elasticity (issue 12, item 4; target <= 5x Poisson): the linear elasticity solve of a 3D coated Li
-anode (P2, CG preconditioned by the P2 -> P1 p-multigrid with GAMG and the rigid-body modes on P1,
-``benchmarks/bench_elasticity.py``) at two mesh sizes, 1 and 2 ranks, against the P1 Poisson reference at
+anode (P2, CG preconditioned by the P2 -> P1 p-multigrid, ``benchmarks/bench_elasticity.py``) at two mesh sizes, 1 and 2 ranks, against the P1 Poisson reference at
 the same DOFs, in its own table. Krylov growth under refinement and coating contrast: ``--scripts`` runs
 ``benchmarks/krylov_contrast.py`` with the rest.
 
@@ -220,7 +219,8 @@ def write_results(doc):
           "Per-Newton times from PETSc log events; 'mesh read / run' is reading the cache entry over the wall time of the run "
           "as it would be with its mesh read from the cache (its own meshing replaced by the read); solve efficiency = Newton step (1 rank) / (2 x Newton step (2 ranks)).", "", table(rows),
           "## Elasticity vs the Poisson reference (target <= 5x)", "",
-          "Assembly + CG solve (P2, rtol 1e-8 on the unpreconditioned residual, P2 -> P1 p-multigrid + GAMG with the rigid-body modes) "
+          "Assembly + CG solve (P2, rtol 1e-8 on the unpreconditioned residual, P2 -> P1 p-multigrid: point-block Jacobi / Chebyshev on P2, the P1 level factorised; "
+          "the Poisson reference interleaved with the elasticity solves, the fastest of three of each) "
           "over the P1 Poisson CG + GAMG assembly + solve (rtol 1e-8) at the same DOFs.", "", elasticity_table(elastic)]
     (HERE / "results.md").write_text("\n".join(md))
     print(table(rows))

@@ -9,14 +9,15 @@ and the cache format. An entry is a directory ``<key>/`` holding
 * ``cell_values.npy``, ``facet_cells.npy``: the tags by cell position in the file;
 * ``partitions/<ranks>/``: a partition of the cells for that rank count (``owner.npy``, the rank of
   each file cell, and ``topology.<rank>.npz``, each rank's cells in its local vertex numbering with
-  its vertex index map): the writer's, and one for each other rank count the entry has been read on.
+  its vertex index map, the cells' and the vertices' positions in the file): the writer's, and one for
+  each other rank count the entry has been read on.
 
 On a miss the generator (Gmsh) runs and the entry is written into ``<key>.<pid>.tmp/``, which
 rank 0 renames to ``<key>/`` once complete, so a crashed or concurrent writer never leaves a
 half-written entry that another run would read. On a hit Gmsh does not run at all. On a rank count
-with a recorded partition, each rank takes back its recorded cells and builds its topology from the
-recorded numbering (no dual graph, graph partitioner, cell reordering or vertex numbering), so
-only the geometry and the facets are computed (``benchmarks/mesh_cache_io.py``). The first read on another rank count
+with a recorded partition, each rank builds its topology from its recorded cells and numbering (no
+dual graph, graph partitioner, cell reordering or vertex numbering, and the file's cells are not even
+read) and fetches the coordinates of its vertices, so only the geometry and the facets are computed (``benchmarks/mesh_cache_io.py``). The first read on another rank count
 partitions the cells afresh (``GhostMode.none``) and records that partition. Tags are addressed by
 name, so the solver sees the same mesh either way; cells may be numbered differently.
 
@@ -43,7 +44,8 @@ from licoat.meshes.common import TaggedMesh, mesh_from_local_numbering, write_ta
 import dolfinx  # noqa: E402
 from dolfinx.io import XDMFFile  # noqa: E402
 
-FORMAT = 4  # 1: Gmsh .msh read by rank 0; 2: XDMF/HDF5 read collectively; 3: + recorded partitions; 4: + their topology
+FORMAT = 5  # 1: Gmsh .msh read by rank 0; 2: XDMF/HDF5 read collectively; 3: + recorded partitions; 4: + their topology;
+# 5: + each vertex's file node (a recorded read no longer reads or moves the file's cells)
 
 
 def _generator_source_hash() -> str:
@@ -114,21 +116,24 @@ def write_entry(tm: TaggedMesh, directory: Path) -> None:
         (directory / "meta.json").write_text(json.dumps(doc, default=float))
     # the file holds each rank's owned cells and nodes in turn, in local order
     imap = tm.mesh.topology.index_map(tm.dim)
-    _store_partition(comm, directory, tm.mesh, np.arange(*imap.local_range, dtype=np.int64))
+    geo = tm.mesh.geometry.index_map()
+    _store_partition(comm, directory, tm.mesh, np.arange(*imap.local_range, dtype=np.int64),
+                     geo.local_to_global(np.arange(geo.size_local + geo.num_ghosts, dtype=np.int32)))
 
 
 def _partition_dir(directory: Path, ranks: int) -> Path:
     return directory / "partitions" / str(ranks)
 
 
-def _store_partition(comm, directory: Path, mesh, file_cells: np.ndarray) -> None:
+def _store_partition(comm, directory: Path, mesh, file_cells: np.ndarray, file_nodes: np.ndarray) -> None:
     """Record the partition of ``mesh`` (read from or written to this entry) for later reads on
-    ``comm.size`` ranks. ``file_cells``: this rank's owned cells as positions in the file.
+    ``comm.size`` ranks. ``file_cells``: this rank's owned cells as positions in the file;
+    ``file_nodes``: the file position of each of its geometry nodes (owned, then ghosts).
 
     Writes ``partitions/<ranks>/owner.npy`` (the rank of each file cell; rank 0) and, from every rank,
     ``topology.<rank>.npz``: its cells' positions in the file in local order, the cells' local vertex
-    indices and the vertex index map (owned count, ghosts and their owners), from which a read builds
-    the topology without renumbering anything. Atomically: a directory renamed into place once every
+    indices, the vertex index map (owned count, ghosts and their owners) and each vertex's node in
+    the file, from which a read builds the topology and geometry without renumbering anything. Atomically: a directory renamed into place once every
     rank has written (an existing one is kept). Not recorded for a mesh with ghost cells: a read
     restores owned cells only.
     """
@@ -146,12 +151,15 @@ def _store_partition(comm, directory: Path, mesh, file_cells: np.ndarray) -> Non
     if not comm.bcast(made, root=0):
         return
     vertices = mesh.topology.index_map(0)
+    cells = mesh.topology.connectivity(tdim, 0).array.reshape(len(file_cells), -1)
+    # affine simplices: a cell's k-th geometry node is its k-th vertex
+    vertex_nodes = np.empty(vertices.size_local + vertices.num_ghosts, dtype=np.int64)
+    vertex_nodes[cells.ravel()] = np.asarray(file_nodes, dtype=np.int64)[mesh.geometry.dofmaps[0][:len(cells)].ravel()]
     ok = True
     try:
-        np.savez(tmp / f"topology.{comm.rank}.npz", file_cells=np.asarray(file_cells, dtype=np.int64),
-                 cells=mesh.topology.connectivity(tdim, 0).array.reshape(len(file_cells), -1),
+        np.savez(tmp / f"topology.{comm.rank}.npz", file_cells=np.asarray(file_cells, dtype=np.int64), cells=cells,
                  owned_vertices=np.int64(vertices.size_local), ghosts=np.asarray(vertices.ghosts, dtype=np.int64),
-                 ghost_owners=np.asarray(vertices.owners, dtype=np.int32))
+                 ghost_owners=np.asarray(vertices.owners, dtype=np.int32), vertex_nodes=vertex_nodes)
     except OSError:  # a read-only cache: the next read partitions afresh
         ok = False
     ok = comm.allreduce(ok, op=MPI.LAND)
@@ -223,40 +231,29 @@ def _exchange(comm, blocks: list[np.ndarray], dtype, width: int = 1) -> tuple[np
 
 
 def _read_partitioned(comm, f, pdir: Path):
-    """The mesh on a recorded partition (``pdir``): every rank takes back its recorded cells and
-    builds the topology from its recorded local vertex numbering (no dual graph, partitioner,
-    reordering or vertex numbering: 1.4 M tetrahedra in 0.03 s instead of 2 s for DOLFINx's
-    ``create_topology``). XDMF reads an equal share of cells and nodes on every rank; the cells move
-    to their recorded rank, the nodes to the ranks whose cells use them.
+    """The mesh on a recorded partition (``pdir``): every rank builds its topology from its recorded
+    cells in its recorded local vertex numbering (no dual graph, partitioner, reordering or vertex
+    numbering: 1.4 M tetrahedra in 0.03 s instead of 2 s for DOLFINx's ``create_topology``; the
+    file's cells are not read) and its geometry from its vertices' recorded file nodes, whose
+    coordinates it asks from the ranks that read them (XDMF: an equal share of nodes each).
     """
     rec = np.load(pdir / f"topology.{comm.rank}.npz")
-    cells = f.read_topology_data(name="mesh").astype(np.int64)
+    cells, vertex_nodes = rec["cells"], rec["vertex_nodes"]
     x = f.read_geometry_data(name="mesh")
-    nv, gdim = cells.shape[1], x.shape[1]
-    mine = _equal_split(comm, cells.shape[0])
-    r = comm.rank
-    owner = np.asarray(np.load(pdir / "owner.npy", mmap_mode="r")[mine[r]:mine[r + 1]])
-    order = np.argsort(owner, kind="stable")  # by destination, file order within each
-    rows = np.column_stack([cells, np.arange(mine[r], mine[r + 1], dtype=np.int64)])[order]
-    split = np.cumsum(np.bincount(owner, minlength=comm.size))[:-1]
-    got = _exchange(comm, np.split(rows, split), np.int64, nv + 1)[0]  # by source rank: file order
-    original = rec["file_cells"]
-    local = np.searchsorted(got[:, nv], original)  # arrived in file order -> the recorded local order
-    if not np.array_equal(got[np.minimum(local, len(got) - 1), nv], original):
-        raise RuntimeError(f"mesh cache: the partition in {pdir} does not match the entry's cells")
-    cells = np.ascontiguousarray(got[local, :nv])
-    # nodes: ask the rank that read each needed node for its coordinates (sorted nodes: the requests,
-    # and so the replies by source rank, are in node order)
+    gdim = x.shape[1]
     xoff = _equal_split(comm, x.shape[0])
-    used = np.zeros(xoff[-1], dtype=bool)  # a mark per file node: 10x faster than np.unique here
-    used[cells.ravel()] = True
-    nodes = np.flatnonzero(used).astype(np.int64)
-    del used
+    if len(vertex_nodes) != int(rec["owned_vertices"]) + len(rec["ghosts"]) or (
+            len(vertex_nodes) and not 0 <= vertex_nodes.min() <= vertex_nodes.max() < xoff[-1]):
+        raise RuntimeError(f"mesh cache: the partition in {pdir} does not match the entry's nodes")
+    # sorted nodes: the requests, and so the replies by source rank, are in node order
+    nodes = np.sort(vertex_nodes)
+    r = comm.rank
     asked, n_asked = _exchange(comm, np.split(nodes, np.searchsorted(nodes, xoff[1:-1])), np.int64)
     asked = np.split(asked.ravel() - xoff[r], np.cumsum(n_asked)[:-1])
     x_nodes = _exchange(comm, [x[i] for i in asked], np.float64, gdim)[0]
-    mesh = mesh_from_local_numbering(comm, f.read_cell_type(name="mesh")[0], rec["cells"], rec["owned_vertices"],
-                                     rec["ghosts"], rec["ghost_owners"], original, nodes, cells, x_nodes)
+    mesh = mesh_from_local_numbering(comm, f.read_cell_type(name="mesh")[0], cells, rec["owned_vertices"],
+                                     rec["ghosts"], rec["ghost_owners"], rec["file_cells"], nodes,
+                                     vertex_nodes[cells], x_nodes)
     mesh.name = "mesh"
     return mesh
 
@@ -282,7 +279,8 @@ def read_entry(comm, directory: Path, index_files: bool = True, partition: bool 
             mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
             if usable:
                 n = mesh.topology.index_map(mesh.topology.dim).size_local
-                _store_partition(comm, directory, mesh, np.asarray(mesh.topology.original_cell_index[:n], dtype=np.int64))
+                _store_partition(comm, directory, mesh, np.asarray(mesh.topology.original_cell_index[:n], dtype=np.int64),
+                                 mesh.geometry.input_global_indices)
         mesh.topology.create_entities(mesh.topology.dim - 1, num_threads=_threads(comm))
         mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
         if fast_tags:

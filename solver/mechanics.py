@@ -124,15 +124,16 @@ GAMG_OPTIONS = {
 }
 
 #: P2 (and higher) displacements: CG + a two-level p-multigrid. Fine level: the P2 operator (BAIJ,
-#: block size d), two Chebyshev/Jacobi smoothing steps before and after; coarse level: the P1
-#: operator (equal to the Galerkin ``Pᵀ A P``, P the P1 -> P2 interpolation on the same mesh, but
-#: assembled on P1: :func:`_p1_coarse_level`) approximated by one GAMG V-cycle with the P1
-#: rigid-body modes as near-nullspace and four Chebyshev steps per AMG level (a P1 product costs ~1/12
-#: of a P2 one, so stronger smoothing there is cheap: 43 instead of 54 iterations at 29 k DOFs).
-#: Why (measured, 29 k and 114 k DOFs): GAMG applied to P2 directly coarsens P2's dense graph either
-#: to one 35x coarser level (aggressive coarsening: 88-130 CG iterations) or to dense Galerkin
-#: operators (without: setup 3-10x slower); p-multigrid needs 28-43 iterations and BAIJ makes the
-#: fine matrix-vector product 3x faster than AIJ.
+#: block size d), two Chebyshev/Jacobi smoothing steps before and after; coarse level: the P1 operator
+#: (equal to the Galerkin ``Pᵀ A P``, P the P1 -> P2 interpolation on the same mesh, but assembled on
+#: P1: :func:`_p1_coarse_level`), factorised by MUMPS up to :data:`COARSE_DIRECT_MAX_DOFS` P1 DOFs, else
+#: approximated by one GAMG V-cycle with the P1 rigid-body modes as near-nullspace and four Chebyshev
+#: steps per AMG level (a P1 product costs ~1/12 of a P2 one, so stronger smoothing there is cheap).
+#: Why (measured, 29 k and 114 k DOFs): GAMG applied to P2 directly coarsens P2's dense graph either to
+#: one 35x coarser level (aggressive coarsening: 88-130 CG iterations) or to dense Galerkin operators
+#: (without: setup 3-10x slower); the p-multigrid needs 43 / 29 iterations with a GAMG coarse level, 35 /
+#: 21 with the factorised one (benchmarks/results/elasticity_preconditioners.json; point-block Jacobi
+#: smoothing saves 2-4 more iterations but not time); BAIJ makes the fine product 3x faster than AIJ.
 PMG_OPTIONS = {
     **_CG,
     "pc_type": "mg",
@@ -152,6 +153,14 @@ PMG_OPTIONS = {
     "mg_coarse_mg_levels_ksp_max_it": 4,
     "mg_coarse_mg_levels_pc_type": "jacobi",
 }
+
+#: The p-multigrid's P1 level is factorised (MUMPS LU, an exact coarse solve) up to this many DOFs. At
+#: 3.6 k P1 DOFs (the 29 k-DOF benchmark) it saves 8 of 43 CG iterations, 15-17 % (1 rank) / 5-12 %
+#: (2 ranks) of the solve; at 15 k it saves 8 of 29 iterations and 17-20 % on 1 rank, but its parallel
+#: factorisation costs as much set-up as that saves on 2 ranks, and a 3D factorisation's fill grows
+#: faster than the work it saves.
+COARSE_DIRECT_MAX_DOFS = 10_000
+PMG_DIRECT_COARSE = {"mg_coarse_pc_type": "lu", "mg_coarse_pc_factor_mat_solver_type": "mumps"}
 
 #: ``linear_solver="auto"``: a direct (MUMPS) solve for 2D problems up to this many DOFs, else CG + GAMG.
 DIRECT_MAX_DOFS_2D = 200_000
@@ -329,7 +338,13 @@ def solve_linear_elasticity(a, L, bcs, V, *, linear_solver="auto", prefix="licoa
         if rtol is not None:
             opts["ksp_rtol"] = rtol
         if pmg:
-            info["preconditioner"] = "p-multigrid P2 -> P1 (Galerkin), GAMG on P1"
+            p1_dofs = V.mesh.topology.index_map(0).size_global * V.dofmap.index_map_bs
+            direct_coarse = p1_dofs <= COARSE_DIRECT_MAX_DOFS
+            if direct_coarse:
+                opts = {k: v for k, v in opts.items() if not k.startswith(("mg_coarse_pc_", "mg_coarse_mg_"))}
+                opts.update(PMG_DIRECT_COARSE)
+            info["preconditioner"] = (f"p-multigrid P{V.element.basix_element.degree} -> P1 (Galerkin), "
+                                      f"{'MUMPS' if direct_coarse else 'GAMG'} on P1")
             reason, its = run(opts, lambda: _p1_coarse_level(a, V, rows, jit_options))
         else:
             info["preconditioner"] = "GAMG"

@@ -1,5 +1,5 @@
-"""Elasticity linear solvers (solver/mechanics.py) vs MUMPS: CG with the P2 -> P1 p-multigrid (GAMG
-with the rigid-body near-nullspace on the P1 level) for P2, CG + GAMG for P1.
+"""Elasticity linear solvers (solver/mechanics.py) vs MUMPS: CG with the P2 -> P1 p-multigrid (P1 level
+factorised, or GAMG with the rigid-body near-nullspace on it for large meshes) for P2, CG + GAMG for P1.
 
 Issue 12 (item 4, verification): iterative and direct solves agree to 1e-8 relative on a small 3D
 case, at the default iterative tolerance (1e-8 on the unpreconditioned residual). Physics check of
@@ -37,8 +37,12 @@ def coated_planar_3d():
                                  coating_model="resolved"))
 
 
-@pytest.mark.parametrize("degree, preconditioner", [(2, "p-multigrid"), (1, "GAMG")])
-def test_iterative_equals_mumps_in_3d(degree, preconditioner):
+@pytest.mark.parametrize("degree, coarse_direct_max, preconditioner",
+                         [(2, me.COARSE_DIRECT_MAX_DOFS, "p-multigrid P2 -> P1 (Galerkin), MUMPS on P1"),
+                          (2, 0, "p-multigrid P2 -> P1 (Galerkin), GAMG on P1"), (1, 0, "GAMG")])
+def test_iterative_equals_mumps_in_3d(degree, coarse_direct_max, preconditioner, monkeypatch):
+    """Both coarse levels of the p-multigrid (factorised P1, and GAMG on P1 as for large meshes)."""
+    monkeypatch.setattr(me, "COARSE_DIRECT_MAX_DOFS", coarse_direct_max)
     tm = coated_planar_3d()
     solids = {"anode": LI, "coating": COAT}
     it = me.solve_elasticity(COMM, tm, solids, P, lateral="pressure", linear_solver="iterative", degree=degree)
