@@ -6,7 +6,8 @@ The 3D planar cell of the issue: bare Li, 20 x 20 x 50 um electrolyte at mesh_si
 * ``mesh_s``: generating the mesh with Gmsh and distributing it (a cache miss);
 * ``msh_read_s``: the old cache hit: rank 0 merges the ``.msh`` into Gmsh, ``model_to_mesh`` distributes;
 * ``xdmf_write_s`` / ``xdmf_read_s``: :mod:`licoat.meshes.cache` writing / reading its entry collectively
-  (the read on the writer's partition: the cells back to the ranks that wrote them, no dual graph);
+  (the read on the writer's partition: every rank rebuilds the topology it wrote from its recorded
+  numbering and fetches its vertices' coordinates; no dual graph, and the file's cells are not read);
 * ``xdmf_read_mesh_s``: the same entry through DOLFINx's ``XDMFFile.read_mesh`` (partitioned afresh);
   ``partitioned_speedup`` = ``xdmf_read_mesh_s / xdmf_read_s``.
 
