@@ -40,6 +40,7 @@ from mpi4py import MPI
 
 from licoat import __version__
 from licoat.meshes.common import TaggedMesh, mesh_from_local_numbering, write_tagged_xdmf
+from licoat.meshes.partition import balance_volumes, pull
 
 import dolfinx  # noqa: E402
 from dolfinx.io import XDMFFile  # noqa: E402
@@ -258,37 +259,67 @@ def _read_partitioned(comm, f, pdir: Path):
     return mesh
 
 
+def _read_mesh(comm, f, directory: Path, fast_tags: bool):
+    """The mesh as DOLFINx's ``read_mesh`` partitions it, with its facets and its tags."""
+    mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
+    return mesh, _facets_and_tags(comm, mesh, f, directory, fast_tags)
+
+
+def _facets_and_tags(comm, mesh, f, directory: Path, fast_tags: bool):
+    mesh.topology.create_entities(mesh.topology.dim - 1, num_threads=_threads(comm))
+    mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
+    if fast_tags:
+        return _tags_from_file_cells(mesh, directory)
+    return f.read_meshtags(mesh, name="cell_tags"), f.read_meshtags(mesh, name="facet_tags")
+
+
+def _record_partition(comm, f, directory: Path, groups: dict, info: dict) -> TaggedMesh:
+    """A first read on this rank count: the mesh distributed with every volume shared equally (as a
+    generated mesh is, ``meshes.partition``), that partition recorded for the next reads."""
+    mesh, (cell_tags, facet_tags) = _read_mesh(comm, f, directory, True)
+    tm = TaggedMesh(mesh, cell_tags, facet_tags, groups, info)
+    n = mesh.topology.index_map(mesh.topology.dim).size_local
+    file_cells, file_nodes = mesh.topology.original_cell_index[:n], mesh.geometry.input_global_indices
+    if comm.size > 1:
+        tm = balance_volumes(tm)
+        new = tm.mesh
+        # the new mesh numbers its cells and nodes by their positions in the old one's owned cells and
+        # nodes, rank by rank: their file positions come from the old mesh's owners
+        file_cells = pull(comm, file_cells, new.topology.original_cell_index[:new.topology.index_map(tm.dim).size_local])
+        file_nodes = pull(comm, file_nodes[:mesh.geometry.index_map().size_local], new.geometry.input_global_indices)
+    _store_partition(comm, directory, tm.mesh, np.asarray(file_cells, dtype=np.int64), file_nodes)
+    return tm
+
+
 def read_entry(comm, directory: Path, index_files: bool = True, partition: bool = True) -> TaggedMesh:
     """Read a cache entry collectively on ``comm`` (every rank reads its share of the HDF5 data).
 
     ``partition=True``: on a rank count with a recorded partition (the writer's, or one recorded by
-    an earlier read) the cells go back to their recorded ranks and the topology is built directly;
-    otherwise DOLFINx's ``read_mesh`` partitions the cells and the partition is recorded for the next
-    read (affine simplicial meshes with index files). ``index_files=False`` reads the tags from the
-    XDMF file instead (slower; the same tags; implies ``partition=False``).
+    an earlier read) every rank builds its recorded topology directly; otherwise the mesh is
+    distributed with every volume shared equally and that partition is recorded and read back (affine
+    simplicial meshes with index files; a read-only cache returns the distributed mesh). With
+    ``index_files=False`` (the tags from the XDMF file: slower, the same tags) or ``partition=False``,
+    DOLFINx's ``read_mesh`` partitions the cells.
     """
     doc = comm.bcast(json.loads((directory / "meta.json").read_text()) if comm.rank == 0 else None, root=0)
+    groups = {k: (int(v[0]), int(v[1])) for k, v in doc["groups"].items()}
     fast_tags = index_files and (directory / "facet_cells.npy").exists()
     pdir = _partition_dir(directory, comm.size)
+
+    def recorded():
+        return comm.bcast((pdir / "owner.npy").exists() if comm.rank == 0 else None, root=0)
+
     with XDMFFile(comm, str(directory / "mesh.xdmf"), "r") as f:
         usable = partition and fast_tags and f.read_cell_type(name="mesh")[1] == 1
-        recorded = comm.bcast((pdir / "owner.npy").exists() if comm.rank == 0 else None, root=0)
-        if usable and recorded:
+        if usable and not recorded():
+            tm = _record_partition(comm, f, directory, groups, doc["info"])
+            if not recorded():  # a read-only cache
+                return tm
+        if usable:
             mesh = _read_partitioned(comm, f, pdir)
+            cell_tags, facet_tags = _facets_and_tags(comm, mesh, f, directory, fast_tags)
         else:
-            mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
-            if usable:
-                n = mesh.topology.index_map(mesh.topology.dim).size_local
-                _store_partition(comm, directory, mesh, np.asarray(mesh.topology.original_cell_index[:n], dtype=np.int64),
-                                 mesh.geometry.input_global_indices)
-        mesh.topology.create_entities(mesh.topology.dim - 1, num_threads=_threads(comm))
-        mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
-        if fast_tags:
-            cell_tags, facet_tags = _tags_from_file_cells(mesh, directory)
-        else:
-            cell_tags = f.read_meshtags(mesh, name="cell_tags")
-            facet_tags = f.read_meshtags(mesh, name="facet_tags")
-    groups = {k: (int(v[0]), int(v[1])) for k, v in doc["groups"].items()}
+            mesh, (cell_tags, facet_tags) = _read_mesh(comm, f, directory, fast_tags)
     return TaggedMesh(mesh, cell_tags, facet_tags, groups, doc["info"])
 
 

@@ -273,19 +273,35 @@ def to_dolfinx(comm: MPI.Comm, build, gdim: int, **info) -> TaggedMesh:
         if error is not None:
             raise error
         info = comm.bcast(info, root=0)
-        data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+        # in parallel the cells stay on rank 0 here and are distributed once, every volume shared
+        # equally (meshes.partition), instead of partitioned by cell count and then again
+        data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=gdim,
+                                             partitioner=_on_rank_zero if comm.size > 1 else None)
     data.mesh.geometry.x[:] *= GMSH_UNIT
     groups = {name: (pg.dim, pg.tag) for name, pg in data.physical_groups.items()}
-    mesh = data.mesh
+    tm = TaggedMesh(data.mesh, data.cell_tags, data.facet_tags, groups, info)
+    if comm.size > 1:
+        from licoat.meshes.partition import balance_volumes
+
+        tm = balance_volumes(tm)
+    mesh = tm.mesh
     mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
     roles = info.pop("region_roles", None) or default_region_roles(groups, mesh.topology.dim)
     declared = info.pop("interface_sides", {})  # sides of surfaces whose other region is not meshed
     for name in SOLIDS:  # a metal that is not meshed is still a metal
         roles.setdefault(name, {"role": "metal", "layer": 0})
-    info["topology"] = record_topology(mesh, data.cell_tags, data.facet_tags, groups, roles)
+    info["topology"] = record_topology(mesh, tm.cell_tags, tm.facet_tags, groups, roles)
     for name, sides in declared.items():
         info["topology"]["interfaces"][name] = {"sides": list(sides)}
-    return TaggedMesh(mesh, data.cell_tags, data.facet_tags, groups, info)
+    return TaggedMesh(mesh, tm.cell_tags, tm.facet_tags, groups, info)
+
+
+def _on_rank_zero(comm, nparts, cell_types, cells):
+    """A cell partitioner that leaves every cell where it is (on the rank that read the Gmsh model)."""
+    from dolfinx.graph import adjacencylist
+
+    n = len(cells[0]) // dolfinx.cpp.mesh.cell_num_vertices(cell_types[0])
+    return adjacencylist(np.full((n, 1), comm.rank, dtype=np.int32))._cpp_object
 
 
 def write_tagged_xdmf(tm: TaggedMesh, path) -> None:

@@ -12,12 +12,10 @@ import numpy as np
 from licoat import import_stack
 
 import_stack()
-import ufl  # noqa: E402
 from dolfinx import mesh as dmesh  # noqa: E402
-from dolfinx.graph import adjacencylist  # noqa: E402
-from dolfinx.io import distribute_entity_data  # noqa: E402
 
 from licoat.meshes.common import TaggedMesh  # noqa: E402
+from licoat.meshes.partition import redistribute  # noqa: E402
 
 
 def restrict(tm: TaggedMesh, volumes: list[str]) -> tuple[TaggedMesh, object]:
@@ -106,48 +104,13 @@ def cell_imbalance(tm: TaggedMesh) -> float:
 
 def rebalance(tm: TaggedMesh) -> TaggedMesh:
     """The same mesh with its cells distributed afresh over the ranks by the graph partitioner, cell and facet
-    tags carried over (the same names and values).
+    tags carried over (the same names and values; ``meshes.partition.redistribute``).
 
     A submesh keeps its parent's partition: the solid cells of a cell partitioned as a whole can sit mostly on
     one rank (2.7-3x the other's on 2 ranks for a coated anode), and a solve on them gains little from more
-    ranks. Each rank hands its owned cells (in global node numbers) and owned nodes to ``create_mesh``, which
-    partitions them in parallel; the tags follow their entities through ``distribute_entity_data`` (what
-    ``dolfinx.io.gmsh.model_to_mesh`` does). Nothing is gathered on one rank. The new mesh has no cell map to
-    the parent: fields move between the two by point evaluation (``interpolate_nonmatching``)."""
-    msh = tm.mesh
-    comm, d = msh.comm, msh.topology.dim
-    geo = msh.geometry
-    gmap = geo.index_map()
-    n_cells = msh.topology.index_map(d).size_local
-    dofs = geo.dofmaps[0][:n_cells]
-    cells = gmap.local_to_global(dofs.ravel().astype(np.int32)).reshape(dofs.shape).astype(np.int64)
-    x = np.ascontiguousarray(geo.x[: gmap.size_local, : geo.dim])
-    # a new UFL domain: create_mesh makes its domain point at the new mesh, and the old one's must not
-    domain = ufl.Mesh(msh.ufl_domain().ufl_coordinate_element())
-    new = dmesh.create_mesh(comm, cells, domain, x,
-                            partitioner=dmesh.create_cell_partitioner(dmesh.GhostMode.none, 2))
-
-    def carry(dim, entities, values):
-        nodes = dmesh.entities_to_geometry(msh, dim, entities)
-        glob = gmap.local_to_global(nodes.ravel().astype(np.int32)).reshape(nodes.shape).astype(np.int64)
-        local, vals = distribute_entity_data(new, dim, glob, values.astype(np.int32))
-        # collectively here: meshtags_from_entities creates missing connectivity only on ranks that hold
-        # entities, and a rank without any (the solid's old partition) then deadlocks the others
-        new.topology.create_entities(dim)
-        new.topology.create_connectivity(dim, 0)
-        new.topology.create_connectivity(dim, d)
-        return dmesh.meshtags_from_entities(new, dim, adjacencylist(local), vals.astype(np.int32))
-
-    ct = tm.cell_tags
-    own = ct.indices < n_cells
-    cell_tags = carry(d, ct.indices[own], ct.values[own])
-    msh.topology.create_connectivity(d - 1, d)
-    ft = tm.facet_tags
-    own = ft.indices < msh.topology.index_map(d - 1).size_local
-    facet_tags = carry(d - 1, ft.indices[own], ft.values[own])
-    new.topology.create_connectivity(d, d - 1)
-    new.topology.create_connectivity(d - 1, d)
-    return TaggedMesh(new, cell_tags, facet_tags, dict(tm.groups), dict(tm.info))
+    ranks. Nothing is gathered on one rank. The new mesh has no cell map to the parent: fields move between
+    the two by point evaluation (``interpolate_nonmatching``)."""
+    return redistribute(tm, dmesh.create_cell_partitioner(dmesh.GhostMode.none, 2))
 
 
 __all__ = ["restrict", "one_sided_entities", "rebalance", "cell_imbalance"]
