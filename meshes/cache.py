@@ -17,8 +17,10 @@ rank 0 renames to ``<key>/`` once complete, so a crashed or concurrent writer ne
 half-written entry that another run would read. On a hit Gmsh does not run at all. On a rank count
 with a recorded partition, each rank builds its topology from its recorded cells and numbering (no
 dual graph, graph partitioner, cell reordering or vertex numbering, and the file's cells are not even
-read) and fetches the coordinates of its vertices, so only the geometry and the facets are computed (``benchmarks/mesh_cache_io.py``). The first read on another rank count
-partitions the cells afresh (``GhostMode.none``) and records that partition. Tags are addressed by
+read) and fetches the coordinates of its vertices, so only the geometry and the facets are computed
+(``benchmarks/mesh_cache_io.py``). The first read on another rank count distributes the cells with
+every volume shared equally (:mod:`licoat.meshes.partition`, as a generated mesh is) and records that
+partition. Tags are addressed by
 name, so the solver sees the same mesh either way; cells may be numbered differently.
 
 Directory: ``cache_dir``, else ``$LICOAT_CACHE_DIR``, else ``~/.cache/licoat/meshes``.
@@ -147,7 +149,7 @@ def _store_partition(comm, directory: Path, mesh, file_cells: np.ndarray, file_n
     if comm.rank == 0:
         try:
             tmp.mkdir(parents=True, exist_ok=True)
-        except OSError:  # a read-only cache: every later read partitions afresh
+        except OSError:  # a read-only cache: every later read distributes the cells afresh
             made = False
     if not comm.bcast(made, root=0):
         return
@@ -161,7 +163,7 @@ def _store_partition(comm, directory: Path, mesh, file_cells: np.ndarray, file_n
         np.savez(tmp / f"topology.{comm.rank}.npz", file_cells=np.asarray(file_cells, dtype=np.int64), cells=cells,
                  owned_vertices=np.int64(vertices.size_local), ghosts=np.asarray(vertices.ghosts, dtype=np.int64),
                  ghost_owners=np.asarray(vertices.owners, dtype=np.int32), vertex_nodes=vertex_nodes)
-    except OSError:  # a read-only cache: the next read partitions afresh
+    except OSError:  # a read-only cache: the next read distributes the cells afresh
         ok = False
     ok = comm.allreduce(ok, op=MPI.LAND)
     cells = comm.gather(np.asarray(file_cells, dtype=np.int64), root=0)

@@ -1,7 +1,8 @@
 """Repartitioning a submesh on its own (solver/submesh.py::rebalance), used for the elasticity solid when the
 parent's partition leaves it on few ranks. Run: ``mpiexec -n 2 python -m mpi4py -m pytest tests/test_submesh_mpi.py``
 (passes trivially on one rank). The solid (Li anode + resolved coating) of a 3D planar cell partitioned as a
-whole sits on one rank; rebalanced, every rank owns its share (<= 1.2x the mean), and nothing is lost: the
+whole by cell count sat on one rank (generated meshes now share every volume equally, meshes/partition.py;
+a mesh from elsewhere may not); rebalanced, every rank owns its share (<= 1.2x the mean), and nothing is lost: the
 same number of cells and facets under every tag, the same volume of every region and area of every facet
 group (exact sums of the same simplices)."""
 
