@@ -40,3 +40,37 @@ def assert_same_summary(a, b, rel: float, path: str = "", skip=SUMMARY_SKIP):
         assert math.isclose(a, b, rel_tol=rel, abs_tol=1e-14), (path, a, b)
     else:
         assert a == b, (path, a, b)
+
+
+def facet_measure(tm, facets):
+    """Length (2D) or area (3D) of the given facets, from their vertices."""
+    import numpy as np
+    from dolfinx.mesh import entities_to_geometry
+
+    x = tm.mesh.geometry.x[entities_to_geometry(tm.mesh, tm.dim - 1, facets)]
+    if tm.dim == 2:
+        return float(np.linalg.norm(x[:, 1] - x[:, 0], axis=1).sum())
+    return float(0.5 * np.linalg.norm(np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]), axis=1).sum())
+
+
+def tag_census(tm):
+    """{group: (cells or facets, volume or area)} summed over the ranks (owned entities only)."""
+    import numpy as np
+    import ufl
+    from dolfinx import fem
+    from mpi4py import MPI
+
+    comm, d = tm.mesh.comm, tm.mesh.topology.dim
+    nc = tm.mesh.topology.index_map(d).size_local
+    nf = tm.mesh.topology.index_map(d - 1).size_local
+    one = fem.Constant(tm.mesh, 1.0)
+    dx = ufl.Measure("dx", domain=tm.mesh, subdomain_data=tm.cell_tags)
+    out = {}
+    for name, (dim, tag) in tm.groups.items():
+        if dim == d:
+            n, size = np.count_nonzero(tm.cells(name) < nc), fem.assemble_scalar(fem.form(one * dx(tag)))
+        else:
+            owned = tm.facets(name)[tm.facets(name) < nf]
+            n, size = len(owned), facet_measure(tm, owned)
+        out[name] = (comm.allreduce(int(n), op=MPI.SUM), comm.allreduce(size, op=MPI.SUM))
+    return out

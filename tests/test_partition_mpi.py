@@ -21,12 +21,11 @@ from licoat import import_stack
 import_stack()
 from mpi4py import MPI  # noqa: E402
 
-import ufl  # noqa: E402
-from dolfinx import fem  # noqa: E402
 
 from licoat.meshes import build_mesh  # noqa: E402
 from licoat.meshes.cache import build_mesh_cached, cache_directory, cache_key, read_entry  # noqa: E402
 from licoat.meshes.partition import pull  # noqa: E402
+from helpers import tag_census  # noqa: E402
 
 pytestmark = pytest.mark.mpi
 WORLD = MPI.COMM_WORLD
@@ -34,34 +33,6 @@ SLAB = dict(kind="planar", dim=3, width=6e-6, depth=6e-6, electrolyte_thickness=
             anode_thickness=6e-6, coating_thickness=0.5e-6, coating_model="resolved")
 SIN = dict(kind="sinusoid", dim=2, width=20e-6, amplitude=1e-6, wavelength=10e-6, electrolyte_thickness=20e-6,
            mesh_size=0.5e-6, anode_thickness=10e-6, coating_thickness=0.0)
-
-
-def facet_measure(tm, facets):
-    """Length (2D) or area (3D) of the given facets, from their vertices."""
-    from dolfinx.mesh import entities_to_geometry
-
-    x = tm.mesh.geometry.x[entities_to_geometry(tm.mesh, tm.dim - 1, facets)]
-    if tm.dim == 2:
-        return float(np.linalg.norm(x[:, 1] - x[:, 0], axis=1).sum())
-    return float(0.5 * np.linalg.norm(np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]), axis=1).sum())
-
-
-def census(tm):
-    """{group: (cells or facets, volume or area)} summed over the ranks (owned entities only)."""
-    comm, d = tm.mesh.comm, tm.mesh.topology.dim
-    nc = tm.mesh.topology.index_map(d).size_local
-    nf = tm.mesh.topology.index_map(d - 1).size_local
-    one = fem.Constant(tm.mesh, 1.0)
-    dx = ufl.Measure("dx", domain=tm.mesh, subdomain_data=tm.cell_tags)
-    out = {}
-    for name, (dim, tag) in tm.groups.items():
-        if dim == d:
-            n, size = np.count_nonzero(tm.cells(name) < nc), fem.assemble_scalar(fem.form(one * dx(tag)))
-        else:
-            owned = tm.facets(name)[tm.facets(name) < nf]
-            n, size = len(owned), facet_measure(tm, owned)
-        out[name] = (comm.allreduce(int(n), op=MPI.SUM), comm.allreduce(size, op=MPI.SUM))
-    return out
 
 
 def shares(tm):
@@ -74,7 +45,7 @@ def shares(tm):
 def assert_balanced_and_complete(tm, p):
     for name, counts in shares(tm).items():
         assert max(counts) <= 1.1 * sum(counts) / len(counts) + 1, (name, counts)
-    serial, parallel = census(build_mesh(MPI.COMM_SELF, p)), census(tm)
+    serial, parallel = tag_census(build_mesh(MPI.COMM_SELF, p)), tag_census(tm)
     assert serial.keys() == parallel.keys()
     for name, (n, size) in serial.items():
         assert parallel[name][0] == n, name

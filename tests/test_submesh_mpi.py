@@ -8,7 +8,6 @@ group (exact sums of the same simplices)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from licoat import import_stack
@@ -16,34 +15,12 @@ from licoat import import_stack
 import_stack()
 from mpi4py import MPI  # noqa: E402
 
-import ufl  # noqa: E402
-from dolfinx import fem  # noqa: E402
 
 from licoat.meshes import build_mesh  # noqa: E402
 from licoat.solver.submesh import cell_imbalance, rebalance, restrict  # noqa: E402
+from helpers import tag_census  # noqa: E402
 
 pytestmark = pytest.mark.mpi
-
-
-def census(tm):
-    comm, d = tm.mesh.comm, tm.mesh.topology.dim
-    nc = tm.mesh.topology.index_map(d).size_local
-    nf = tm.mesh.topology.index_map(d - 1).size_local
-    one = fem.Constant(tm.mesh, 1.0)
-    dx = ufl.Measure("dx", domain=tm.mesh, subdomain_data=tm.cell_tags)
-    ds = ufl.Measure("ds", domain=tm.mesh, subdomain_data=tm.facet_tags)
-    out = {}
-    for name, (dim, tag) in tm.groups.items():
-        if dim == d and tm.has(name):
-            n = int(np.count_nonzero(tm.cells(name) < nc))
-            size = fem.assemble_scalar(fem.form(one * dx(tag)))
-        elif dim == d - 1:
-            n = int(np.count_nonzero(tm.facets(name) < nf))
-            size = fem.assemble_scalar(fem.form(one * ds(tag)))  # the solid's outer faces and interfaces
-        else:
-            continue
-        out[name] = (comm.allreduce(n, op=MPI.SUM), comm.allreduce(size, op=MPI.SUM))
-    return out
 
 
 def test_rebalanced_solid_keeps_every_tag_and_is_balanced():
@@ -53,7 +30,7 @@ def test_rebalanced_solid_keeps_every_tag_and_is_balanced():
     solid, _ = restrict(tm, ["anode", "coating"])
     new = rebalance(solid)
     assert cell_imbalance(new) <= 1.2
-    before, after = census(solid), census(new)
+    before, after = tag_census(solid), tag_census(new)
     assert before.keys() == after.keys() and {"anode", "coating", "bottom", "anode_coating"} <= before.keys()
     for name, (n, size) in before.items():
         assert after[name][0] == n, name
